@@ -1,0 +1,83 @@
+"""The one configuration object: encoder names, sampling rate, shot and matching thresholds.
+
+The index records the configuration it was built with; the *fingerprint* fields (those that
+change what a vector means) must agree between the index and every query or update.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, fields
+
+from fp.errors import ConfigMismatchError
+
+FINGERPRINT_FIELDS = (
+    "visual_encoder",
+    "frame_rate",
+    "frame_size",
+    "min_shot_seconds",
+    "max_shot_seconds",
+    "shot_cut_distance",
+    "blank_std",
+)
+
+
+@dataclass(frozen=True)
+class Config:
+    # --- fingerprinting (recorded in the index; queries must agree) ---
+    visual_encoder: str = "efficientnet_lite0"
+    """`efficientnet_lite0` (offline default) or `clip:ARCH:PRETRAINED` (open_clip; ARCH may be a
+    model-config JSON path, PRETRAINED a hub tag or a local checkpoint path)."""
+    frame_rate: float = 2.0
+    """Frames sampled per second of video for the embedding track."""
+    frame_size: int = 224
+    """Frames are decoded square at this size, then resized to the encoder's input size."""
+    min_shot_seconds: float = 1.0
+    max_shot_seconds: float = 6.0
+    """Longer shots are split so that every few seconds carry a searchable fingerprint."""
+    shot_cut_distance: float = 0.5
+    """Cosine distance between consecutive samples above which a cut is declared."""
+    blank_std: float = 6.0
+    """Frames whose grey-level standard deviation is below this are blank (black, white, flat)."""
+
+    # --- matching (free per query) ---
+    knn: int = 24
+    """Neighbours retrieved per query shot."""
+    shot_min_similarity: float = 0.30
+    """Shot neighbours below this cosine similarity cast no vote."""
+    max_hypotheses: int = 24
+    """(title, offset) hypotheses refined per query variant."""
+    frame_min_similarity: float = 0.42
+    """A sample belongs to a copied segment when its aligned similarity reaches this."""
+    gap_seconds: float = 2.0
+    """Gaps up to this long inside a copied segment are bridged."""
+    min_segment_seconds: float = 2.0
+    min_match_seconds: float = 4.0
+    """Shorter segments are at most `candidate`s: a few seconds of look-alike frames is no proof."""
+    match_threshold: float = 0.60
+    """Calibrated decision (bench/calibrate.py): segments scoring at least this are `match`.
+    Measured: real copies 0.70-0.98; text cards of unrelated promos up to 0.55."""
+    candidate_threshold: float = 0.40
+    """Segments below this are dropped altogether."""
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Config:
+        data = json.loads(text)
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def fingerprint_settings(self) -> dict:
+        return {name: getattr(self, name) for name in FINGERPRINT_FIELDS}
+
+    def check_compatible(self, other: Config, what: str = "this query") -> None:
+        """Raise if `other` fingerprints differently from `self` (the index's configuration)."""
+        mine, theirs = self.fingerprint_settings(), other.fingerprint_settings()
+        diff = [f"{k}={theirs[k]!r} (index: {mine[k]!r})" for k in mine if mine[k] != theirs[k]]
+        if diff:
+            raise ConfigMismatchError(
+                f"{what} uses another fingerprint configuration than the index: " + ", ".join(diff)
+            )

@@ -1,0 +1,130 @@
+"""Decode media by piping ffmpeg into numpy: frames at a fixed rate and size, mono audio.
+
+Every ffmpeg call runs without a shell, reads no stdin, and is killed when it stalls or runs
+past a deadline proportional to the media's duration.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+
+import ffmpeg
+import numpy as np
+
+from fp.data.probe import MediaInfo, require_tool
+from fp.errors import MediaError
+
+STALL_TIMEOUT = 60.0
+"""Seconds without any decoded output after which ffmpeg is killed."""
+
+
+def _deadline(duration: float, realtime_factor: float = 0.5) -> float:
+    """Generous overall limit: at least ten minutes, or twice real time (slow CPUs, 4K)."""
+    return max(600.0, duration / realtime_factor)
+
+
+def stream_ffmpeg(args: list[str], chunk_bytes: int, *, label: str, duration: float) -> Iterator[bytes]:
+    """Run ffmpeg (`args` without the binary) and yield stdout in chunks of `chunk_bytes`.
+
+    A trailing partial chunk is dropped. Raises MediaError when ffmpeg fails, stalls or overruns.
+    """
+    with tempfile.TemporaryFile() as errfile:
+        proc = subprocess.Popen(
+            [require_tool("ffmpeg"), *args], stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=errfile, bufsize=0,
+        )
+        state = {"last": time.monotonic(), "killed": None, "done": False}
+        start = time.monotonic()
+        limit = _deadline(duration)
+
+        def watchdog() -> None:
+            while not state["done"]:
+                now = time.monotonic()
+                if now - state["last"] > STALL_TIMEOUT:
+                    state["killed"] = f"stalled for {STALL_TIMEOUT:.0f} s"
+                elif now - start > limit:
+                    state["killed"] = f"timed out after {limit:.0f} s"
+                if state["killed"]:
+                    proc.kill()
+                    return
+                time.sleep(0.5)
+
+        guard = threading.Thread(target=watchdog, daemon=True)
+        guard.start()
+        try:
+            buf = bytearray()
+            while True:
+                data = proc.stdout.read(max(chunk_bytes - len(buf), 65536))
+                if not data:
+                    break
+                state["last"] = time.monotonic()
+                buf += data
+                while len(buf) >= chunk_bytes:
+                    yield bytes(buf[:chunk_bytes])
+                    del buf[:chunk_bytes]
+            code = proc.wait()
+        finally:
+            state["done"] = True
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()
+        if state["killed"]:
+            raise MediaError(f"{label}: decoding {state['killed']}")
+        if code != 0:
+            errfile.seek(0)
+            lines = errfile.read().decode(errors="replace").strip().splitlines()
+            raise MediaError(f"{label}: ffmpeg could not decode it ({lines[-1] if lines else f'exit {code}'})")
+
+
+def iter_frames(
+    info: MediaInfo,
+    fps: float,
+    size: int,
+    *,
+    honour_rotation: bool = True,
+    batch: int = 32,
+) -> Iterator[np.ndarray]:
+    """Yield batches of RGB frames, shape (n, size, size, 3) uint8, sampled at `fps`.
+
+    Frame k of the whole sequence shows the video at k / fps seconds (variable frame rate is
+    resampled by ffmpeg's fps filter). Frames are squashed to a square: the encoders see the
+    full picture whatever its aspect ratio, which keeps anamorphic and letterboxed copies alike.
+    """
+    if not info.has_video:
+        raise MediaError(f"{info.path}: has no video stream")
+    source = ffmpeg.input(info.path, **({} if honour_rotation else {"noautorotate": None}))
+    args = (
+        source[str(info.video_stream)]
+        .filter("fps", fps=fps)
+        .filter("scale", size, size, flags="area")
+        .output("pipe:", format="rawvideo", pix_fmt="rgb24")
+        .global_args("-nostdin", "-v", "error")
+        .get_args()
+    )
+    frame_bytes = size * size * 3
+    pending: list[np.ndarray] = []
+    for chunk in stream_ffmpeg(args, frame_bytes, label=info.path, duration=info.duration):
+        pending.append(np.frombuffer(chunk, np.uint8).reshape(size, size, 3))
+        if len(pending) == batch:
+            yield np.stack(pending)
+            pending = []
+    if pending:
+        yield np.stack(pending)
+
+
+def decode_audio(info: MediaInfo, sample_rate: int = 16000) -> np.ndarray:
+    """Decode the main audio stream to mono float32 in [-1, 1] at `sample_rate`."""
+    if not info.has_audio:
+        raise MediaError(f"{info.path}: has no audio stream")
+    args = [
+        "-nostdin", "-v", "error", "-i", info.path, "-map", f"0:{info.audio_stream}",
+        "-vn", "-sn", "-dn", "-ac", "1", "-ar", str(sample_rate), "-f", "s16le", "pipe:",
+    ]
+    chunks = list(stream_ffmpeg(args, 2 * sample_rate, label=info.path, duration=info.duration))
+    pcm = np.frombuffer(b"".join(chunks), np.int16)
+    return pcm.astype(np.float32) / 32768.0

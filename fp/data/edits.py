@@ -1,0 +1,75 @@
+"""Make pirated copies with ffmpeg: excerpts through chains of edits, and splices into other
+footage. Used by the demo, the tests and the benchmarks."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from fp.data.probe import require_tool
+from fp.errors import MediaError
+
+EDIT_TIMEOUT = 600.0
+
+# Named video edits (ffmpeg filter chains), as pirates apply them.
+EDITS = {
+    "crop10": "crop=iw*0.9:ih*0.9",
+    "crop20": "crop=iw*0.8:ih*0.8:iw*0.15:ih*0.05",
+    "letterbox": "scale=iw:ih*0.75,pad=iw:ih/0.75:0:(oh-ih)/2",
+    "pillarbox": "scale=iw*0.75:ih,pad=iw/0.75:ih:(ow-iw)/2:0",
+    "logo": "drawbox=x=iw*0.04:y=ih*0.04:w=iw*0.18:h=ih*0.1:color=white@0.85:t=fill",
+    "colour": "eq=brightness=0.08:contrast=1.25:saturation=1.4:gamma=0.9",
+    "blur": "gblur=sigma=2.5",
+    "noise": "noise=alls=18:allf=t",
+    "flip": "hflip",
+    "rotate": "rotate=3*PI/180:fillcolor=black",
+}
+
+
+@dataclass(frozen=True)
+class Clip:
+    """`duration` seconds of `path` from `start`."""
+
+    path: str
+    start: float
+    duration: float
+
+
+def _run(args: list[str], dst: Path) -> Path:
+    cmd = [require_tool("ffmpeg"), "-nostdin", "-v", "error", "-y", *args, str(dst)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, timeout=EDIT_TIMEOUT, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as exc:
+        raise MediaError(f"{dst}: ffmpeg timed out") from exc
+    if proc.returncode != 0:
+        lines = proc.stderr.decode(errors="replace").strip().splitlines()
+        raise MediaError(f"{dst}: ffmpeg failed ({lines[-1] if lines else proc.returncode})")
+    return dst
+
+
+def pirate(clip: Clip, dst: str | Path, *, edits: list[str] = (), height: int = 360,
+           crf: int = 35, audio: bool = True) -> Path:
+    """Cut `clip`, apply the named `edits` in order, rescale to `height`, re-encode hard."""
+    square = "scale=trunc(ih*dar/2)*2:ih,setsar=1"  # square pixels first: keep the picture's shape
+    chain = [square] + [EDITS[e] for e in edits] + [f"scale=-2:{height}", "setsar=1", "format=yuv420p"]
+    args = ["-ss", f"{clip.start:.3f}", "-t", f"{clip.duration:.3f}", "-i", clip.path,
+            "-vf", ",".join(chain), "-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf)]
+    args += ["-c:a", "aac", "-b:a", "48k"] if audio else ["-an"]
+    return _run(args, Path(dst))
+
+
+def splice(clips: list[Clip], dst: str | Path, *, size: tuple[int, int] = (640, 360), fps: int = 25,
+           crf: int = 28) -> Path:
+    """Concatenate `clips` (each fitted into `size`, padded) into one silent video."""
+    args, chains = [], []
+    for i, clip in enumerate(clips):
+        args += ["-ss", f"{clip.start:.3f}", "-t", f"{clip.duration:.3f}", "-i", clip.path]
+        w, h = size
+        chains.append(f"[{i}:v:0]scale={w}:{h}:force_original_aspect_ratio=decrease,"
+                      f"pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,setsar=1,fps={fps},format=yuv420p[v{i}]")
+    graph = ";".join(chains) + ";" + "".join(f"[v{i}]" for i in range(len(clips))) \
+        + f"concat=n={len(clips)}:v=1:a=0[out]"
+    args += ["-filter_complex", graph, "-map", "[out]", "-c:v", "libx264", "-preset", "veryfast",
+             "-crf", str(crf), "-an"]
+    return _run(args, Path(dst))

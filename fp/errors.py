@@ -1,0 +1,17 @@
+"""Errors meant for the user: each one is shown as a single line."""
+
+
+class FPError(Exception):
+    """Base class of errors that the CLI prints as one line (exit code 2)."""
+
+
+class MediaError(FPError):
+    """A media file cannot be read, is empty, truncated or has no usable stream."""
+
+
+class IndexStoreError(FPError):
+    """The index folder is missing, locked, corrupt or was built differently."""
+
+
+class ConfigMismatchError(IndexStoreError):
+    """A query or an update uses a configuration other than the index's."""

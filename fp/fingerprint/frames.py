@@ -1,0 +1,55 @@
+"""Frame-level preparation before encoding: black-border removal and blank detection."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+DARK_LEVEL = 28
+"""Grey level under which a border row or column counts as black."""
+MAX_BORDER = 0.3
+"""At most this fraction of the height (width) is trimmed from each side."""
+
+
+def _content_span(levels: np.ndarray) -> tuple[int, int]:
+    lit = np.flatnonzero(levels >= DARK_LEVEL)
+    n = len(levels)
+    if len(lit) == 0:
+        return 0, n
+    limit = int(n * MAX_BORDER)
+    return min(int(lit[0]), limit), max(int(lit[-1]) + 1, n - limit)
+
+
+def trim_borders(frame: np.ndarray) -> np.ndarray:
+    """Crop the black bars (letterbox, pillarbox, window boxing) of one frame.
+
+    A row or column is a bar when nine tenths of its pixels are dark, so burned-in subtitles or a
+    logo inside a bar leave it a bar. The crop depends on the frame alone, so a frame and its
+    copy are cropped alike wherever they sit in a file.
+    """
+    grey = frame.mean(axis=-1)
+    top, bottom = _content_span(np.percentile(grey, 90, axis=1))
+    left, right = _content_span(np.percentile(grey, 90, axis=0))
+    return frame[top:bottom, left:right]
+
+
+def fill_frames(frames: np.ndarray) -> np.ndarray:
+    """Trim every frame's bars and stretch what is left back to the batch's square size."""
+    size = frames.shape[1]
+    out = np.empty_like(frames)
+    for i, frame in enumerate(frames):
+        crop = trim_borders(frame)
+        if crop.shape[:2] == (size, size):
+            out[i] = frame
+        else:
+            x = torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1)[None].float()
+            x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+            out[i] = x[0].permute(1, 2, 0).round().clamp(0, 255).byte().numpy()
+    return out
+
+
+def blank_mask(frames: np.ndarray, std_threshold: float) -> np.ndarray:
+    """True for frames with (almost) no picture: black, white or one flat colour."""
+    grey = frames.mean(axis=-1)
+    return grey.reshape(len(frames), -1).std(axis=1) < std_threshold

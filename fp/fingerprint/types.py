@@ -1,0 +1,51 @@
+"""Dataclasses at the fingerprinting seam: per-title feature tracks, shots, fingerprints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fp.data.probe import MediaInfo
+
+
+@dataclass
+class FeatureTrack:
+    """Embeddings of one modality sampled every `step` seconds from `start`."""
+
+    modality: str
+    step: float
+    vectors: np.ndarray
+    """(n, dim) float32, L2-normalised."""
+    valid: np.ndarray
+    """(n,) bool: False where the sample carries no content (blank frame, silence)."""
+    start: float = 0.0
+
+    def __len__(self) -> int:
+        return len(self.vectors)
+
+    @property
+    def times(self) -> np.ndarray:
+        return self.start + np.arange(len(self.vectors)) * self.step
+
+    @property
+    def dim(self) -> int:
+        return int(self.vectors.shape[1])
+
+
+@dataclass(frozen=True)
+class Shot:
+    """A shot (or a slice of a long one) and its fingerprint per modality."""
+
+    start: float
+    end: float
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass
+class VideoFingerprint:
+    """Everything fp keeps of one video: its probe data, feature tracks and shots."""
+
+    info: MediaInfo
+    tracks: dict[str, FeatureTrack]
+    shots: list[Shot]

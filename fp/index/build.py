@@ -1,0 +1,111 @@
+"""`fp index`: bring an index in line with a catalogue folder, incrementally."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from fp.config import Config
+from fp.data.catalogue import CatalogueEntry, file_sha256, scan_catalogue
+from fp.data.probe import probe
+from fp.errors import FPError
+from fp.fingerprint.extract import Fingerprinter
+from fp.index.store import IndexStore
+
+
+@dataclass(frozen=True)
+class IndexEvent:
+    """Progress report: `kind` is start, title, progress, done, skipped or failed."""
+
+    kind: str
+    title_id: str = ""
+    position: int = 0
+    total: int = 0
+    seconds: float = 0.0
+    """For `progress`: media seconds fingerprinted so far in this title; else its duration."""
+    message: str = ""
+
+
+@dataclass
+class IndexSummary:
+    added: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    pruned: list[str] = field(default_factory=list)
+    not_in_catalogue: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    media_seconds: float = 0.0
+    """Seconds of media fingerprinted in this run."""
+    wall_seconds: float = 0.0
+
+
+def index_catalogue(
+    catalogue: str | os.PathLike,
+    index_dir: str | os.PathLike,
+    config: Config | None = None,
+    *,
+    prune: bool = False,
+    fingerprinter: Fingerprinter | None = None,
+    on_event: Callable[[IndexEvent], None] | None = None,
+) -> IndexSummary:
+    """Fingerprint new and changed titles of `catalogue` into the index at `index_dir`.
+
+    Unchanged titles (same size and mtime, or same SHA-256) cost no decoding. A file that cannot
+    be read is reported in `failed` and the run goes on; titles committed stay committed.
+    """
+    started = time.monotonic()
+    emit = on_event or (lambda event: None)
+    entries = scan_catalogue(catalogue)
+    summary = IndexSummary()
+    with IndexStore.open_for_writing(index_dir, config or Config()) as store:
+        config = store.config if config is None else config
+        fingerprinter = fingerprinter or Fingerprinter(config)
+        known = {t.title_id: t for t in store.titles()}
+        emit(IndexEvent("start", total=len(entries)))
+        for position, entry in enumerate(entries, 1):
+            try:
+                _index_one(store, fingerprinter, entry, known.get(entry.title_id), position,
+                           len(entries), summary, emit)
+            except FPError as exc:
+                summary.failed.append((entry.title_id, str(exc)))
+                emit(IndexEvent("failed", entry.title_id, position, len(entries), message=str(exc)))
+        current = {e.title_id for e in entries}
+        for title_id in sorted(set(known) - current):
+            if prune:
+                store.remove_title(title_id)
+                summary.pruned.append(title_id)
+            else:
+                summary.not_in_catalogue.append(title_id)
+    summary.wall_seconds = time.monotonic() - started
+    return summary
+
+
+def _index_one(store: IndexStore, fingerprinter: Fingerprinter, entry: CatalogueEntry, record,
+               position: int, total: int, summary: IndexSummary, emit) -> None:
+    try:
+        stat = entry.path.stat()
+    except OSError as exc:
+        raise FPError(f"{entry.path}: cannot read ({exc.strerror})") from exc
+    if record is not None and record.size_bytes == stat.st_size and record.mtime_ns == stat.st_mtime_ns:
+        summary.unchanged.append(entry.title_id)
+        emit(IndexEvent("skipped", entry.title_id, position, total, record.duration, "unchanged"))
+        return
+    try:
+        digest = file_sha256(entry.path)
+    except OSError as exc:
+        raise FPError(f"{entry.path}: cannot read ({exc.strerror})") from exc
+    if record is not None and record.content_hash == digest:
+        store.touch_title(entry.title_id, str(entry.path), stat.st_mtime_ns)
+        summary.unchanged.append(entry.title_id)
+        emit(IndexEvent("skipped", entry.title_id, position, total, record.duration, "same content"))
+        return
+    info = probe(entry.path)
+    emit(IndexEvent("title", entry.title_id, position, total, info.duration))
+    fingerprint = fingerprinter.fingerprint(info, on_progress=lambda s: emit(
+        IndexEvent("progress", entry.title_id, position, total, s)))
+    store.put_title(entry.title_id, fingerprint, digest, stat.st_mtime_ns)
+    (summary.replaced if record is not None else summary.added).append(entry.title_id)
+    summary.media_seconds += info.duration
+    emit(IndexEvent("done", entry.title_id, position, total, info.duration))

@@ -1,0 +1,319 @@
+"""The index folder: a DuckDB database (the source of truth) plus FAISS files derived from it.
+
+Layout of `DIR`:
+  fp.duckdb            titles, shots, shot vectors, per-second tracks, configuration
+  vectors-<modality>.faiss   k-NN index over shot vectors, rebuilt from the database when stale
+  write.lock           held by the one process allowed to write
+
+Every title is written in one DuckDB transaction, so a run killed at any point leaves the
+titles committed before it intact; FAISS files are written atomically and checked against the
+database's shot ids when opened.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+import numpy as np
+
+from fp import __version__
+from fp.config import Config
+from fp.data.probe import MediaInfo
+from fp.errors import IndexStoreError
+from fp.fingerprint.types import FeatureTrack, VideoFingerprint
+from fp.index.vectors import VectorIndex
+
+DB_NAME = "fp.duckdb"
+LOCK_NAME = "write.lock"
+SCHEMA_VERSION = "1"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+CREATE TABLE IF NOT EXISTS titles (
+    title_id VARCHAR PRIMARY KEY, path VARCHAR, duration DOUBLE, fps DOUBLE,
+    width INTEGER, height INTEGER, size_bytes BIGINT, mtime_ns BIGINT,
+    content_hash VARCHAR, added_at TIMESTAMP, probe_json VARCHAR);
+CREATE TABLE IF NOT EXISTS shots (
+    shot_id BIGINT PRIMARY KEY, title_id VARCHAR, start_s DOUBLE, end_s DOUBLE);
+CREATE TABLE IF NOT EXISTS shot_vectors (
+    shot_id BIGINT, modality VARCHAR, dim INTEGER, vector BLOB);
+CREATE TABLE IF NOT EXISTS tracks (
+    title_id VARCHAR, modality VARCHAR, step DOUBLE, start_s DOUBLE, n INTEGER, dim INTEGER,
+    vectors BLOB, valid BLOB);
+"""
+
+
+@dataclass(frozen=True)
+class TitleRecord:
+    title_id: str
+    path: str
+    duration: float
+    fps: float
+    width: int
+    height: int
+    size_bytes: int
+    mtime_ns: int
+    content_hash: str
+    added_at: datetime
+
+
+@dataclass(frozen=True)
+class ShotTable:
+    """All shots of the index as arrays, for turning k-NN ids into (title, time)."""
+
+    shot_ids: np.ndarray
+    title_index: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+    title_ids: list[str]
+
+    def rows(self, ids: np.ndarray) -> np.ndarray:
+        """Positions of `ids` in the table (ids must exist)."""
+        return np.searchsorted(self.shot_ids, ids)
+
+
+class IndexStore:
+    """Open with :meth:`open` (read-only) or :meth:`open_for_writing`; use as a context manager."""
+
+    def __init__(self, root: Path, con: duckdb.DuckDBPyConnection, config: Config,
+                 writable: bool, lock_handle=None):
+        self.root = root
+        self.con = con
+        self.config = config
+        self.writable = writable
+        self._lock = lock_handle
+        self._vectors: dict[str, VectorIndex] = {}
+
+    # ---------------------------------------------------------------- opening and closing
+    @classmethod
+    def open(cls, root: str | os.PathLike) -> IndexStore:
+        root = Path(root)
+        if not (root / DB_NAME).is_file():
+            raise IndexStoreError(f"{root}: no fp index here (create one with `fp index CATALOGUE --index {root}`)")
+        con = cls._connect(root, read_only=True)
+        return cls(root, con, cls._read_config(con, root), writable=False)
+
+    @classmethod
+    def open_for_writing(cls, root: str | os.PathLike, config: Config) -> IndexStore:
+        """Open (creating if needed) for writing; refuses another configuration or writer."""
+        root = Path(root)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise IndexStoreError(f"{root}: cannot create index folder ({exc.strerror})") from exc
+        lock = open(root / LOCK_NAME, "a+")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            lock.close()
+            raise IndexStoreError(f"{root}: another fp process is writing to this index; "
+                                  "wait for it to finish") from exc
+        try:
+            con = cls._connect(root, read_only=False)
+            con.execute(SCHEMA)
+            stored = con.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
+            if stored is None:
+                now = datetime.now(timezone.utc).isoformat()
+                con.executemany("INSERT INTO meta VALUES (?, ?)", [
+                    ("config", config.to_json()), ("schema_version", SCHEMA_VERSION),
+                    ("created_at", now), ("fp_version", __version__), ("next_shot_id", "1")])
+            else:
+                Config.from_json(stored[0]).check_compatible(config, "this indexing run")
+        except BaseException:
+            lock.close()
+            raise
+        return cls(root, con, config, writable=True, lock_handle=lock)
+
+    @staticmethod
+    def _connect(root: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+        try:
+            return duckdb.connect(str(root / DB_NAME), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise IndexStoreError(f"{root}: the index is busy (another fp process holds it); "
+                                      "try again when it finishes") from exc
+            raise IndexStoreError(f"{root}: cannot open index database ({exc})") from exc
+        except duckdb.Error as exc:
+            raise IndexStoreError(f"{root}: index database is unreadable ({exc})") from exc
+
+    @staticmethod
+    def _read_config(con: duckdb.DuckDBPyConnection, root: Path) -> Config:
+        try:
+            row = con.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
+        except duckdb.Error as exc:
+            raise IndexStoreError(f"{root}: not a valid fp index ({exc})") from exc
+        if row is None:
+            raise IndexStoreError(f"{root}: index has no recorded configuration")
+        return Config.from_json(row[0])
+
+    def close(self) -> None:
+        if self.writable:
+            self.save_vectors()
+        self.con.close()
+        if self._lock is not None:
+            self._lock.close()
+
+    def __enter__(self) -> IndexStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ---------------------------------------------------------------- reading
+    def meta(self) -> dict[str, str]:
+        return dict(self.con.execute("SELECT key, value FROM meta").fetchall())
+
+    def titles(self) -> list[TitleRecord]:
+        rows = self.con.execute(
+            "SELECT title_id, path, duration, fps, width, height, size_bytes, mtime_ns, "
+            "content_hash, added_at FROM titles ORDER BY title_id").fetchall()
+        return [TitleRecord(*row) for row in rows]
+
+    def title(self, title_id: str) -> TitleRecord | None:
+        return next((t for t in self.titles() if t.title_id == title_id), None)
+
+    def counts(self) -> dict[str, float]:
+        titles, hours = self.con.execute(
+            "SELECT count(*), coalesce(sum(duration), 0) / 3600 FROM titles").fetchone()
+        shots = self.con.execute("SELECT count(*) FROM shots").fetchone()[0]
+        return {"titles": titles, "hours": hours, "shots": shots}
+
+    def track(self, title_id: str, modality: str) -> FeatureTrack | None:
+        row = self.con.execute(
+            "SELECT step, start_s, n, dim, vectors, valid FROM tracks "
+            "WHERE title_id = ? AND modality = ?", [title_id, modality]).fetchone()
+        if row is None:
+            return None
+        step, start, n, dim, vectors, valid = row
+        vecs = np.frombuffer(vectors, np.float16).reshape(n, dim).astype(np.float32)
+        return FeatureTrack(modality, step, vecs, np.frombuffer(valid, np.bool_).copy(), start)
+
+    def shot_table(self) -> ShotTable:
+        rows = self.con.execute(
+            "SELECT shot_id, title_id, start_s, end_s FROM shots ORDER BY shot_id").fetchall()
+        title_ids = sorted({r[1] for r in rows})
+        position = {t: i for i, t in enumerate(title_ids)}
+        return ShotTable(
+            np.array([r[0] for r in rows], np.int64),
+            np.array([position[r[1]] for r in rows], np.int64),
+            np.array([r[2] for r in rows], np.float64),
+            np.array([r[3] for r in rows], np.float64),
+            title_ids,
+        )
+
+    def vectors(self, modality: str) -> VectorIndex | None:
+        """The k-NN index of one modality, brought in line with the database if stale."""
+        if modality in self._vectors:
+            return self._vectors[modality]
+        dims = self.con.execute("SELECT DISTINCT dim FROM shot_vectors WHERE modality = ?",
+                                [modality]).fetchall()
+        if not dims:
+            return None
+        dim = int(dims[0][0])
+        index = VectorIndex.load(self._vector_path(modality), dim) or VectorIndex(dim)
+        wanted = np.array([r[0] for r in self.con.execute(
+            "SELECT shot_id FROM shot_vectors WHERE modality = ?", [modality]).fetchall()], np.int64)
+        have = index.ids()
+        index.remove(np.setdiff1d(have, wanted))
+        missing = np.setdiff1d(wanted, have)
+        for lo in range(0, len(missing), 50_000):
+            chunk = missing[lo:lo + 50_000]
+            self.con.execute("CREATE OR REPLACE TEMP TABLE want AS SELECT unnest(?::BIGINT[]) AS id",
+                             [chunk.tolist()])
+            rows = self.con.execute(
+                "SELECT v.shot_id, v.vector FROM shot_vectors v JOIN want ON v.shot_id = want.id "
+                "WHERE v.modality = ?", [modality]).fetchall()
+            index.add(np.array([r[0] for r in rows], np.int64),
+                      np.stack([np.frombuffer(r[1], np.float32) for r in rows]))
+        self._vectors[modality] = index
+        return index
+
+    def _vector_path(self, modality: str) -> Path:
+        return self.root / f"vectors-{modality}.faiss"
+
+    # ---------------------------------------------------------------- writing
+    def _require_writable(self) -> None:
+        if not self.writable:
+            raise IndexStoreError(f"{self.root}: index is open read-only")
+
+    def put_title(self, title_id: str, fingerprint: VideoFingerprint, content_hash: str,
+                  mtime_ns: int) -> None:
+        """Insert or replace one title, atomically."""
+        self._require_writable()
+        info: MediaInfo = fingerprint.info
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            self._delete_title_rows(title_id)
+            next_id = int(con.execute("SELECT value FROM meta WHERE key = 'next_shot_id'").fetchone()[0])
+            width, height = info.display_size
+            con.execute("INSERT INTO titles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+                title_id, str(Path(info.path).resolve()), info.duration, info.fps, width, height,
+                info.size_bytes, mtime_ns, content_hash, datetime.now(timezone.utc),
+                json.dumps(info.to_dict())])
+            shot_rows, vector_rows = [], []
+            for offset, shot in enumerate(fingerprint.shots):
+                shot_id = next_id + offset
+                shot_rows.append((shot_id, title_id, shot.start, shot.end))
+                for modality, vec in shot.vectors.items():
+                    vector_rows.append((shot_id, modality, len(vec), vec.astype(np.float32).tobytes()))
+            if shot_rows:
+                con.executemany("INSERT INTO shots VALUES (?, ?, ?, ?)", shot_rows)
+            if vector_rows:
+                con.executemany("INSERT INTO shot_vectors VALUES (?, ?, ?, ?)", vector_rows)
+            for modality, track in fingerprint.tracks.items():
+                con.execute("INSERT INTO tracks VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [
+                    title_id, modality, track.step, track.start, len(track), track.dim,
+                    track.vectors.astype(np.float16).tobytes(), track.valid.astype(np.bool_).tobytes()])
+            con.execute("UPDATE meta SET value = ? WHERE key = 'next_shot_id'",
+                        [str(next_id + len(shot_rows))])
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        self._vectors.clear()
+
+    def touch_title(self, title_id: str, path: str, mtime_ns: int) -> None:
+        """Record a new location or modification time for unchanged content."""
+        self._require_writable()
+        self.con.execute("UPDATE titles SET path = ?, mtime_ns = ? WHERE title_id = ?",
+                         [str(Path(path).resolve()), mtime_ns, title_id])
+
+    def remove_title(self, title_id: str) -> None:
+        """Remove a title with its shots, vectors and tracks, atomically."""
+        self._require_writable()
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            self._delete_title_rows(title_id)
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self._vectors.clear()
+
+    def _delete_title_rows(self, title_id: str) -> None:
+        con = self.con
+        con.execute("DELETE FROM shot_vectors WHERE shot_id IN "
+                    "(SELECT shot_id FROM shots WHERE title_id = ?)", [title_id])
+        for table in ("shots", "tracks", "titles"):
+            con.execute(f"DELETE FROM {table} WHERE title_id = ?", [title_id])
+
+    def save_vectors(self) -> None:
+        """Bring every modality's FAISS file in line with the database."""
+        self._require_writable()
+        self._vectors.clear()
+        modalities = [r[0] for r in self.con.execute(
+            "SELECT DISTINCT modality FROM shot_vectors").fetchall()]
+        for modality in modalities:
+            index = self.vectors(modality)
+            if index is not None:
+                index.save(self._vector_path(modality))
+        for stale in self.root.glob("vectors-*.faiss"):
+            if stale.stem.removeprefix("vectors-") not in modalities:
+                stale.unlink()

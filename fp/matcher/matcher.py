@@ -1,0 +1,130 @@
+"""`fp match`: query -> fingerprints -> k-NN -> votes -> aligned segments -> report."""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+
+from fp.config import Config
+from fp.data.probe import probe
+from fp.fingerprint.extract import Fingerprinter
+from fp.fingerprint.types import FeatureTrack, VideoFingerprint
+from fp.index.store import IndexStore
+from fp.matcher.align import AlignedSegment, align
+from fp.matcher.candidates import vote
+from fp.matcher.types import Match, MatchReport
+
+MODALITY = "visual"
+TRACK_CACHE = 32
+
+
+class Matcher:
+    """Matches suspect files against an index. Open once, call :meth:`match` many times."""
+
+    def __init__(self, index_dir: str | os.PathLike, config: Config | None = None,
+                 fingerprinter: Fingerprinter | None = None):
+        self.store = IndexStore.open(index_dir)
+        if config is not None:
+            self.store.config.check_compatible(config)
+        self.config = config or self.store.config
+        self.fingerprinter = fingerprinter or Fingerprinter(self.config)
+        self.table = self.store.shot_table()
+        self.vectors = self.store.vectors(MODALITY)
+        self.durations = {t.title_id: t.duration for t in self.store.titles()}
+        self._tracks: OrderedDict[str, FeatureTrack | None] = OrderedDict()
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Matcher:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+    def match(self, path: str | os.PathLike, *, min_score: float | None = None) -> MatchReport:
+        """Find copied segments of catalogue titles in `path`.
+
+        Segments below the calibrated `match_threshold`, or shorter than `min_match_seconds`, are
+        `candidate`s, listed only when `min_score` is given (then every segment scoring at least
+        `min_score` is listed).
+        """
+        info = probe(path)
+        # A rotation tag may be added or stripped by whoever made the copy: try both.
+        orientations = [True, False] if info.rotation else [True]
+        segments: list[tuple[str, AlignedSegment]] = []
+        for honour in orientations:
+            fingerprint = self.fingerprinter.fingerprint(info, honour_rotation=honour)
+            segments += self._segments(fingerprint)
+        matches = [self._decide(title_id, seg) for title_id, seg in _dedupe(segments)]
+        if min_score is None:
+            kept = [m for m in matches if m.decision == "match"]
+        else:
+            kept = [m for m in matches if m.score >= min_score]
+        kept.sort(key=lambda m: (-m.score, m.query_start))
+        return MatchReport(str(path), info.duration, kept)
+
+    def _segments(self, fingerprint: VideoFingerprint) -> list[tuple[str, AlignedSegment]]:
+        cfg = self.config
+        if self.vectors is None:
+            return []
+        query = fingerprint.tracks[MODALITY]
+        hypotheses = vote(fingerprint.shots, MODALITY, self.vectors, self.table, k=cfg.knn,
+                          min_similarity=cfg.shot_min_similarity, max_hypotheses=cfg.max_hypotheses)
+        out = []
+        for hyp in hypotheses:
+            ref = self._track(hyp.title_id)
+            if ref is None:
+                continue
+            for seg in align(query, ref, hyp.offset, radius=cfg.max_shot_seconds + 1.0,
+                             frame_threshold=cfg.frame_min_similarity, gap_seconds=cfg.gap_seconds,
+                             min_seconds=cfg.min_segment_seconds, min_score=cfg.candidate_threshold,
+                             ref_duration=self.durations[hyp.title_id],
+                             query_duration=fingerprint.info.duration):
+                out.append((hyp.title_id, seg))
+        return out
+
+    def _track(self, title_id: str) -> FeatureTrack | None:
+        if title_id in self._tracks:
+            self._tracks.move_to_end(title_id)
+            return self._tracks[title_id]
+        track = self.store.track(title_id, MODALITY)
+        self._tracks[title_id] = track
+        if len(self._tracks) > TRACK_CACHE:
+            self._tracks.popitem(last=False)
+        return track
+
+    def _decide(self, title_id: str, seg: AlignedSegment) -> Match:
+        cfg = self.config
+        strong = seg.score >= cfg.match_threshold and seg.query_end - seg.query_start >= cfg.min_match_seconds
+        decision = "match" if strong else "candidate"
+        return Match(title_id, seg.query_start, seg.query_end, seg.ref_start, seg.ref_end,
+                     seg.score, decision, {MODALITY: seg.score})
+
+
+def _dedupe(segments: list[tuple[str, AlignedSegment]]) -> list[tuple[str, AlignedSegment]]:
+    """Per title, each stretch of the query is explained by its best alignment only: a segment
+    mostly inside a stronger one (similarity x duration) of the same title (a repeated shot, a neighbouring offset, the
+    other orientation) is dropped. Other titles keep theirs: near-duplicates are all reported."""
+    kept: list[tuple[str, AlignedSegment]] = []
+    for title_id, seg in sorted(segments, key=lambda item: (-_evidence(item[1]), item[1].query_start)):
+        if not any(t == title_id and _overlap(seg, k) > 0.5 for t, k in kept):
+            kept.append((title_id, seg))
+    return kept
+
+
+def _evidence(seg: AlignedSegment) -> float:
+    return seg.score * (seg.query_end - seg.query_start)
+
+
+def _overlap(a: AlignedSegment, b: AlignedSegment) -> float:
+    inter = min(a.query_end, b.query_end) - max(a.query_start, b.query_start)
+    shorter = min(a.query_end - a.query_start, b.query_end - b.query_start)
+    return max(0.0, inter) / shorter if shorter > 0 else 0.0
+
+
+def match_file(path: str | os.PathLike, index_dir: str | os.PathLike, **kwargs) -> MatchReport:
+    """One-shot convenience: open the index, match one file, close."""
+    with Matcher(index_dir) as matcher:
+        return matcher.match(path, **kwargs)

@@ -1,0 +1,64 @@
+"""Dataclasses at the matching seam: hypotheses, matched segments, per-query reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    """A title and a time offset (reference time minus query time) worth aligning."""
+
+    title_id: str
+    offset: float
+    votes: float
+
+
+@dataclass(frozen=True)
+class Match:
+    """A copied segment: where it sits in the query and in the reference, and how sure we are."""
+
+    title_id: str
+    query_start: float
+    query_end: float
+    ref_start: float
+    ref_end: float
+    score: float
+    decision: str
+    """`match` (at or above the calibrated threshold) or `candidate`."""
+    modalities: dict[str, float | None] = field(default_factory=dict)
+
+    @property
+    def duration(self) -> float:
+        return self.query_end - self.query_start
+
+    def to_dict(self) -> dict:
+        return {
+            "title_id": self.title_id,
+            "query_start": round(self.query_start, 3),
+            "query_end": round(self.query_end, 3),
+            "ref_start": round(self.ref_start, 3),
+            "ref_end": round(self.ref_end, 3),
+            "score": round(self.score, 4),
+            "decision": self.decision,
+            "modalities": {k: (None if v is None else round(v, 4)) for k, v in self.modalities.items()},
+        }
+
+
+@dataclass
+class MatchReport:
+    """The answer for one suspect file (the JSON contract of `fp match --format json`)."""
+
+    query_path: str
+    query_duration: float
+    matches: list[Match]
+
+    @property
+    def found(self) -> bool:
+        return any(m.decision == "match" for m in self.matches)
+
+    def to_dict(self) -> dict:
+        return {
+            "query": {"path": self.query_path, "duration": round(self.query_duration, 3)},
+            "matches": [m.to_dict() for m in self.matches],
+        }

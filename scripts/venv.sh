@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Creates the virtual environment for this pyproject.toml + constraints.txt (once per content
+# hash, kept outside the clone like a CI cache keyed on a lock file), installs this clone into it
+# in editable mode, links it as .venv and prints its path.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+  || { echo "error: fp needs Python 3.11 or newer as python3" >&2; exit 1; }
+key=$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
+root=${FP_VENV_ROOT:-${XDG_CACHE_HOME:-$HOME/.cache}/fp-match/venvs}
+venv=$root/$key
+mkdir -p "$root"
+exec 9>"$root/.lock"
+flock 9
+if [ ! -f "$venv/.complete" ]; then
+  echo "creating $venv (torch and friends, a few GB the first time)..." >&2
+  rm -rf "$venv"
+  python3 -m venv "$venv" >&2
+  "$venv/bin/pip" install -q --upgrade pip >&2
+  "$venv/bin/pip" install -q -c constraints.txt ".[test]" >&2
+  touch "$venv/.complete"
+fi
+"$venv/bin/pip" install -q --no-deps -c constraints.txt -e . >&2
+ln -sfn "$venv" .venv
+echo "$venv"
