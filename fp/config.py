@@ -56,7 +56,7 @@ class Config:
     min_match_seconds: float = 4.0
     """Shorter segments are at most `candidate`s: a few seconds of look-alike frames is no proof."""
     match_threshold: float = 0.60
-    """Calibrated decision (bench/calibrate.py): segments scoring at least this are `match`.
+    """Calibrated decision (bench/accuracy.py): segments scoring at least this are `match`.
     Measured: real copies 0.70-0.98; text cards of unrelated promos up to 0.55."""
     candidate_threshold: float = 0.40
     """Segments below this are dropped altogether."""

@@ -24,13 +24,13 @@ def _content_span(levels: np.ndarray) -> tuple[int, int]:
 def trim_borders(frame: np.ndarray) -> np.ndarray:
     """Crop the black bars (letterbox, pillarbox, window boxing) of one frame.
 
-    A row or column is a bar when nine tenths of its pixels are dark, so burned-in subtitles or a
+    A row or column is a bar when three quarters of its pixels are dark, so burned-in subtitles or a
     logo inside a bar leave it a bar. The crop depends on the frame alone, so a frame and its
     copy are cropped alike wherever they sit in a file.
     """
     grey = frame.mean(axis=-1)
-    top, bottom = _content_span(np.percentile(grey, 90, axis=1))
-    left, right = _content_span(np.percentile(grey, 90, axis=0))
+    top, bottom = _content_span(np.percentile(grey, 75, axis=1))
+    left, right = _content_span(np.percentile(grey, 75, axis=0))
     return frame[top:bottom, left:right]
 
 

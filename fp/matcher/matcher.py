@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections import OrderedDict
 
@@ -26,7 +27,8 @@ class Matcher:
         self.store = IndexStore.open(index_dir)
         if config is not None:
             self.store.config.check_compatible(config)
-        self.config = config or self.store.config
+        # Fingerprint settings come from the index; thresholds from the caller or this release.
+        self.config = dataclasses.replace(config or Config(), **self.store.config.fingerprint_settings())
         self.fingerprinter = fingerprinter or Fingerprinter(self.config)
         self.table = self.store.shot_table()
         self.vectors = self.store.vectors(MODALITY)

@@ -1,0 +1,1 @@
+"""The `fp` command line: a thin typer layer over the library."""

@@ -1,0 +1,48 @@
+"""Human-readable rendering of results for the terminal."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from fp.index.build import IndexSummary
+from fp.matcher.types import MatchReport
+
+
+def clock(seconds: float) -> str:
+    """1:02:03.5 / 2:03.5 style timestamps."""
+    minutes, secs = divmod(max(0.0, seconds), 60)
+    hours, minutes = divmod(int(minutes), 60)
+    return f"{hours}:{minutes:02d}:{secs:04.1f}" if hours else f"{minutes}:{secs:04.1f}"
+
+
+def print_report(console: Console, report: MatchReport) -> None:
+    verdict = "MATCH" if report.found else "no match"
+    listed = len(report.matches)
+    console.print(f"[bold]{report.query_path}[/bold] ({clock(report.query_duration)}): "
+                  f"[{'red' if report.found else 'green'}]{verdict}[/]"
+                  + (f", {listed} segment{'s' * (listed != 1)}" if listed else ""),
+                  highlight=False)
+    if not listed:
+        return
+    table = Table(show_edge=False, pad_edge=False)
+    for column in ("title", "suspect range", "reference range", "score", "decision", "modalities"):
+        table.add_column(column, justify="right" if column == "score" else "left")
+    for m in report.matches:
+        table.add_row(
+            m.title_id, f"{clock(m.query_start)}-{clock(m.query_end)}",
+            f"{clock(m.ref_start)}-{clock(m.ref_end)}", f"{m.score:.3f}", m.decision,
+            " ".join(f"{k} {v:.2f}" for k, v in m.modalities.items() if v is not None))
+    console.print(table)
+
+
+def print_index_summary(console: Console, summary: IndexSummary, index_dir: str) -> None:
+    rate = summary.media_seconds / summary.wall_seconds if summary.wall_seconds else 0.0
+    console.print(
+        f"{index_dir}: {len(summary.added)} added, {len(summary.replaced)} replaced, "
+        f"{len(summary.unchanged)} unchanged, {len(summary.pruned)} removed, "
+        f"{len(summary.failed)} failed; {summary.media_seconds:.0f} s of media in "
+        f"{summary.wall_seconds:.1f} s ({rate:.1f}x real time)", highlight=False)
+    if summary.not_in_catalogue:
+        console.print(f"{len(summary.not_in_catalogue)} indexed title(s) are not in this catalogue "
+                      "folder; --prune removes them", highlight=False)

@@ -1,0 +1,139 @@
+"""The command line as users run it: exit codes, one-line errors, JSON contract, incremental index."""
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import AUDIO, VIDEO
+from fp.data.edits import Clip, pirate
+
+
+def fp(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "fp", *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd, timeout=600)
+
+
+def index_state(index_dir):
+    import duckdb
+
+    con = duckdb.connect(str(index_dir / "fp.duckdb"), read_only=True)
+    try:
+        rows = [con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
+                for t in ("titles", "shots", "tracks")]
+    finally:
+        con.close()
+    return hashlib.sha256(repr(rows).encode()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def bad_inputs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bad")
+    (root / "empty.mp4").write_bytes(b"")
+    (root / "text.mp4").write_text("not a video at all\n" * 100)
+    data = (VIDEO / "mdn_flower.mp4").read_bytes()
+    (root / "truncated.mp4").write_bytes(data[: len(data) // 2])
+    shutil.copy(AUDIO / "whisper_jfk.flac", root / "audio only.flac")
+    return {
+        "empty": (root / "empty.mp4", "file is empty"),
+        "text": (root / "text.mp4", "not a readable media file"),
+        "truncated": (root / "truncated.mp4", "truncated|not a readable media file|could not decode"),
+        "audio-only": (root / "audio only.flac", "has no video stream"),
+        "missing": (root / "missing.mp4", "no such file"),
+    }
+
+
+@pytest.mark.parametrize("kind", ["empty", "text", "truncated", "audio-only", "missing"])
+def test_bad_input_gives_one_error_line_and_exit_2(index_dir, bad_inputs, kind):
+    import re
+
+    path, message = bad_inputs[kind]
+    before = index_state(index_dir)
+    result = fp("match", path, "--index", index_dir)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and re.search(message, lines[0]), lines
+    assert "Traceback" not in result.stderr
+    assert index_state(index_dir) == before
+
+
+def test_indexing_a_catalogue_with_bad_files_keeps_good_titles(tmp_path, bad_inputs):
+    catalogue = tmp_path / "cat"
+    catalogue.mkdir()
+    shutil.copy(VIDEO / "zwm_caminandes.mp4", catalogue / "good.mp4")
+    for kind in ("empty", "text", "truncated"):
+        shutil.copy(bad_inputs[kind][0], catalogue / f"{kind}.mp4")
+    result = fp("index", catalogue, "--index", tmp_path / "idx")
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 3
+    listed = fp("info", "--index", tmp_path / "idx")
+    assert listed.returncode == 0 and "titles      1 " in listed.stdout
+
+
+def test_match_json_contract_and_exit_codes(index_dir, tmp_path):
+    copy = pirate(Clip(str(VIDEO / "zwm_sintel.mp4"), 1.0, 8.0), tmp_path / "copy.mp4", edits=["crop10"])
+    result = fp("match", copy, VIDEO / "mdn_flower.mp4", "--index", index_dir, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    first, second = [json.loads(line) for line in result.stdout.splitlines()]
+    assert first["query"]["path"] == str(copy) and 7.5 <= first["query"]["duration"] <= 9.5
+    m = first["matches"][0]
+    assert set(m) >= {"title_id", "query_start", "query_end", "ref_start", "ref_end", "score",
+                      "decision", "modalities"}
+    assert m["title_id"] == "zwm_sintel.mp4" and m["decision"] == "match"
+    assert set(m["modalities"]) == {"visual"} and 0 <= m["score"] <= 1
+    assert second["matches"] == []
+    clean = fp("match", VIDEO / "mdn_flower.mp4", "--index", index_dir)
+    assert clean.returncode == 1 and "no match" in clean.stdout
+
+
+def test_candidates_are_listed_only_with_min_score(index_dir):
+    plain = fp("match", VIDEO / "askany_yoga.mp4", "--index", index_dir, "-f", "json")
+    assert json.loads(plain.stdout)["matches"] == []
+    loose = fp("match", VIDEO / "askany_yoga.mp4", "--index", index_dir, "-f", "json", "--min-score", "0")
+    assert all(m["decision"] == "candidate" for m in json.loads(loose.stdout)["matches"])
+
+
+def test_reindexing_an_unchanged_catalogue_does_no_work(tmp_path, monkeypatch):
+    from fp.config import Config
+    from fp.fingerprint.extract import Fingerprinter
+    from fp.index import index_catalogue
+
+    catalogue = tmp_path / "cat"
+    catalogue.mkdir()
+    for name in ("zwm_caminandes.mp4", "mdn_flower.mp4"):
+        shutil.copy(VIDEO / name, catalogue / name)
+    first = index_catalogue(catalogue, tmp_path / "idx", Config())
+    assert sorted(first.added) == ["mdn_flower.mp4", "zwm_caminandes.mp4"]
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("re-encoded an unchanged title")
+
+    monkeypatch.setattr(Fingerprinter, "fingerprint", refuse)
+    second = index_catalogue(catalogue, tmp_path / "idx", Config())
+    assert sorted(second.unchanged) == ["mdn_flower.mp4", "zwm_caminandes.mp4"]
+    assert second.media_seconds == 0
+    # touched but identical content: hashed, not decoded
+    (catalogue / "mdn_flower.mp4").touch()
+    import os
+    os.utime(catalogue / "mdn_flower.mp4", ns=(1, 1))
+    third = index_catalogue(catalogue, tmp_path / "idx", Config())
+    assert len(third.unchanged) == 2
+
+
+def test_changed_title_is_replaced(tmp_path):
+    from fp.config import Config
+    from fp.index import IndexStore, index_catalogue
+
+    catalogue = tmp_path / "cat"
+    catalogue.mkdir()
+    shutil.copy(VIDEO / "zwm_caminandes.mp4", catalogue / "film.mp4")
+    index_catalogue(catalogue, tmp_path / "idx", Config())
+    shutil.copy(VIDEO / "mdn_flower.mp4", catalogue / "film.mp4")
+    summary = index_catalogue(catalogue, tmp_path / "idx", Config())
+    assert summary.replaced == ["film.mp4"]
+    with IndexStore.open(tmp_path / "idx") as store:
+        assert store.title("film.mp4").duration == pytest.approx(5.05, abs=0.1)

@@ -1,0 +1,85 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import VIDEO
+from fp.data import iter_frames, probe
+from fp.errors import FPError
+from fp.fingerprint.encoders import EfficientNetLiteEncoder, load_visual_encoder
+from fp.fingerprint.frames import blank_mask, fill_frames, trim_borders
+
+
+def frames_of(name, fps=1.0, size=224):
+    return np.concatenate(list(iter_frames(probe(VIDEO / name), fps, size)))
+
+
+def test_efficientnet_copies_are_closer_than_unrelated_footage():
+    enc = load_visual_encoder("efficientnet_lite0")
+    assert isinstance(enc, EfficientNetLiteEncoder)
+    a = enc.encode(frames_of("moviepy_big_buck_bunny_0_30.webm"))
+    b = enc.encode(frames_of("bower_bbb_480p_30s.mp4"))
+    c = enc.encode(frames_of("zwm_sintel.mp4"))
+    assert a.shape[1] == 1280 and np.allclose(np.linalg.norm(a, axis=1), 1, atol=1e-4)
+    n = min(len(a), len(b))
+    copies = np.einsum("ij,ij->i", a[:n], b[:n])
+    assert np.median(copies) > 0.7
+    assert (a @ c.T).max() < np.median(copies) - 0.2
+
+
+def tiny_clip(tmp_path):
+    import open_clip
+
+    cfg = {"embed_dim": 16,
+           "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 8, "head_width": 16},
+           "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1}}
+    cfg_path = tmp_path / "fp-tiny-clip.json"
+    cfg_path.write_text(json.dumps(cfg))
+    open_clip.add_model_config(cfg_path)
+    torch.manual_seed(0)
+    model = open_clip.create_model("fp-tiny-clip", pretrained=None)
+    from safetensors.torch import save_file
+
+    ckpt = tmp_path / "tiny.safetensors"
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(ckpt))
+    return cfg_path, ckpt, model
+
+
+def test_open_clip_encoder_loads_a_local_config_and_checkpoint(tmp_path):
+    cfg_path, ckpt, model = tiny_clip(tmp_path)
+    enc = load_visual_encoder(f"clip:{cfg_path}:{ckpt}")
+    assert enc.dim == 16 and enc.input_size == 32
+    frames = frames_of("zwm_caminandes.mp4", size=64)[:4]
+    got = enc.encode(frames)
+    assert got.shape == (4, 16) and np.allclose(np.linalg.norm(got, axis=1), 1, atol=1e-4)
+    # the checkpoint's weights are the ones used: same as running the saved model directly
+    x = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255
+    x = torch.nn.functional.interpolate(x, size=(32, 32), mode="bilinear", antialias=True)
+    x = (x - enc.mean.cpu()) / enc.std.cpu()
+    with torch.no_grad():
+        want = torch.nn.functional.normalize(model.eval().encode_image(x), dim=1).numpy()
+    assert np.allclose(got, want, atol=1e-4)
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("clip:", "bad CLIP encoder name"),
+    ("clip:/nonexistent/model.json:x.pt", "config .* not found"),
+    ("clip:ViT-B-32:/nonexistent/weights.pt", "checkpoint .* not found"),
+    ("resnet9000", "unknown visual encoder"),
+])
+def test_bad_encoder_names_are_clear_errors(spec, message):
+    with pytest.raises(FPError, match=message):
+        load_visual_encoder(spec)
+
+
+def test_letterbox_bars_are_trimmed_and_blank_frames_flagged():
+    frame = np.random.default_rng(0).integers(40, 255, (100, 80, 3), dtype=np.uint8)
+    boxed = np.zeros((140, 80, 3), np.uint8)
+    boxed[20:120] = frame
+    boxed[125:130, 10:25] = 255  # a subtitle in the bar
+    assert trim_borders(boxed).shape == (100, 80, 3)
+    batch = np.stack([np.zeros((32, 32, 3), np.uint8), np.full((32, 32, 3), 200, np.uint8),
+                      np.random.default_rng(1).integers(0, 255, (32, 32, 3), dtype=np.uint8)])
+    assert blank_mask(batch, 6.0).tolist() == [True, True, False]
+    assert fill_frames(batch).shape == batch.shape

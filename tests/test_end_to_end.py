@@ -1,0 +1,87 @@
+"""The foundation's promises on real media: copy pairs, edited excerpts, clean files."""
+
+import pytest
+
+from conftest import OUTSIDE, VIDEO
+from fp.data.edits import Clip, pirate, splice
+
+
+def matches_of(report, title_id, decision="match"):
+    return [m for m in report.matches if m.title_id == title_id and m.decision == decision]
+
+
+@pytest.mark.parametrize("query, title, q_range, r_range", [
+    ("bower_bbb_480p_30s.mp4", "moviepy_big_buck_bunny_0_30.webm", (0.0, 30.0), (0.0, 30.0)),
+    ("psd_goldeneye_rotated_audio.mp4", "psd_goldeneye_vfr_drop3.mp4", (0.0, 10.0), (0.0, 10.0)),
+])
+def test_natural_copy_pairs_match_their_twin(matcher, query, title, q_range, r_range):
+    report = matcher.match(VIDEO / query)
+    assert report.found
+    best = report.matches[0]
+    assert best.title_id == title
+    assert best.query_start == pytest.approx(q_range[0], abs=1.0)
+    assert best.query_end == pytest.approx(q_range[1], abs=1.0)
+    assert best.ref_start == pytest.approx(r_range[0], abs=1.0)
+    assert best.ref_end == pytest.approx(r_range[1], abs=1.0)
+
+
+def test_retimed_traffic_camera_is_covered_end_to_end(matcher):
+    """The VFR twin plays the same 576 frames over 34.5 s instead of 23 s (its second half is
+    slowed down twofold): its matches must cover the whole of both files."""
+    report = matcher.match(VIDEO / "dvrscan_traffic_camera_vfr.mp4")
+    found = matches_of(report, "dvrscan_traffic_camera.mp4")
+    assert found and {m.title_id for m in report.matches} == {"dvrscan_traffic_camera.mp4"}
+    assert min(m.query_start for m in found) == pytest.approx(0.0, abs=1.0)
+    assert max(m.query_end for m in found) == pytest.approx(34.5, abs=1.0)
+    assert min(m.ref_start for m in found) == pytest.approx(0.0, abs=1.0)
+    assert max(m.ref_end for m in found) == pytest.approx(23.0, abs=1.0)
+    first = min(found, key=lambda m: m.query_start)
+    assert first.ref_start == pytest.approx(0.0, abs=1.0)
+
+
+EXCERPTS = [
+    ("psd_tv_documentary.mp4", 5.0, 15.0),
+    ("videohash_nasa_rocket.mkv", 12.0, 20.0),
+    ("intel_car-detection.mp4", 14.0, 12.0),
+]
+
+
+@pytest.mark.parametrize("title, start, duration", EXCERPTS)
+def test_cropped_rescaled_reencoded_excerpt_is_found(matcher, tmp_path, title, start, duration):
+    copy = pirate(Clip(str(VIDEO / title), start, duration), tmp_path / "copy.mp4",
+                  edits=["crop10"], height=360, crf=35)
+    report = matcher.match(copy)
+    [best] = matches_of(report, title)[:1]
+    assert report.matches[0].title_id == title
+    assert best.query_start == pytest.approx(0.0, abs=1.0)
+    assert best.query_end == pytest.approx(duration, abs=1.0)
+    assert best.ref_start == pytest.approx(start, abs=1.0)
+    assert best.ref_end == pytest.approx(start + duration, abs=1.0)
+
+
+@pytest.mark.parametrize("title, start, duration", EXCERPTS)
+def test_excerpt_embedded_in_unrelated_video_is_found_in_place(matcher, tmp_path, title, start, duration):
+    copy = pirate(Clip(str(VIDEO / title), start, duration), tmp_path / "copy.mp4",
+                  edits=["crop10"], height=360, crf=35)
+    host = splice([Clip(str(VIDEO / "askany_yoga.mp4"), 0, 7), Clip(str(copy), 0, duration),
+                   Clip(str(VIDEO / "videollama_boat.mp4"), 0, 6)], tmp_path / "suspect.mp4")
+    report = matcher.match(host)
+    found = matches_of(report, title)
+    assert found and {m.title_id for m in report.matches if m.decision == "match"} == {title}
+    best = found[0]
+    assert best.query_start == pytest.approx(7.0, abs=1.0)
+    assert best.query_end == pytest.approx(7.0 + duration, abs=1.0)
+    assert best.ref_start == pytest.approx(start, abs=1.0)
+    assert best.ref_end == pytest.approx(start + duration, abs=1.0)
+
+
+@pytest.mark.parametrize("name", OUTSIDE)
+def test_video_outside_the_catalogue_gives_no_match(matcher, name):
+    report = matcher.match(VIDEO / name)
+    assert not report.found and report.matches == []
+
+
+def test_excerpt_of_outside_video_gives_no_match(matcher, tmp_path):
+    copy = pirate(Clip(str(VIDEO / "intel_one-by-one-person-detection.mp4"), 40, 25),
+                  tmp_path / "clean.mp4", edits=["crop10"], crf=35)
+    assert not matcher.match(copy).found

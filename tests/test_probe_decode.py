@@ -1,0 +1,70 @@
+import numpy as np
+import pytest
+
+from conftest import AUDIO, VIDEO
+from fp.data import decode_audio, iter_frames, probe
+from fp.errors import MediaError
+
+
+def test_probe_reads_rotation_vfr_sar_and_streams():
+    rotated = probe(VIDEO / "psd_goldeneye_rotated_audio.mp4")
+    assert rotated.rotation == 90 and rotated.display_size == (544, 1280)
+    assert rotated.has_audio and rotated.has_video
+    vfr = probe(VIDEO / "psd_goldeneye_vfr_drop3.mp4")
+    assert vfr.variable_frame_rate and not vfr.has_audio and vfr.rotation == 0
+    anamorphic = probe(VIDEO / "psd_tv_documentary.mp4")
+    assert anamorphic.sample_aspect_ratio == "16:11"
+    # audio stream first, video second
+    swapped = probe(VIDEO / "mdn_friday_hisgirlfriday.mp4")
+    assert swapped.video_stream == 1 and swapped.audio_stream == 0
+    webm = probe(VIDEO / "decord_flipping_a_pancake.mkv")
+    assert webm.video_duration == pytest.approx(10.38, abs=0.1)
+
+
+def test_probe_audio_file_with_cover_art_has_no_video():
+    info = probe(AUDIO / "librosa_Kevin_MacLeod_-_Vibe_Ace.ogg")
+    assert not info.has_video and info.has_audio
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: p.write_bytes(b""), "file is empty"),
+    (lambda p: p.write_text("this is not a video\n" * 50), "not a readable media file"),
+    (lambda p: None, "no such file"),
+])
+def test_probe_errors_are_one_clear_line(tmp_path, make, message):
+    path = tmp_path / "bad name é.mp4"
+    make(path)
+    with pytest.raises(MediaError, match=message) as info:
+        probe(path)
+    assert "\n" not in str(info.value)
+
+
+def test_frames_are_sampled_at_the_requested_rate():
+    info = probe(VIDEO / "dvrscan_traffic_camera.mp4")
+    frames = np.concatenate(list(iter_frames(info, 2.0, 64, batch=7)))
+    assert frames.shape[1:] == (64, 64, 3) and frames.dtype == np.uint8
+    assert abs(len(frames) - 2.0 * info.duration) <= 2
+
+
+def test_rotation_is_honoured_unless_asked_not_to():
+    info = probe(VIDEO / "psd_goldeneye_rotated_audio.mp4")
+    shown = next(iter_frames(info, 1.0, 96)).astype(np.float32)
+    raw = next(iter_frames(info, 1.0, 96, honour_rotation=False)).astype(np.float32)
+    turned = np.rot90(raw, k=-1, axes=(1, 2))  # rotate the raw picture clockwise
+    assert np.abs(shown - turned).mean() < np.abs(shown - raw).mean() / 2
+
+
+def test_variable_frame_rate_is_resampled_to_a_steady_rate():
+    info = probe(VIDEO / "psd_goldeneye_vfr_drop3.mp4")
+    frames = np.concatenate(list(iter_frames(info, 2.0, 32)))
+    assert abs(len(frames) - 2.0 * info.duration) <= 2
+
+
+def test_decode_audio_to_mono_16k():
+    info = probe(AUDIO / "whisper_jfk.flac")
+    pcm = decode_audio(info)
+    assert pcm.dtype == np.float32 and pcm.ndim == 1
+    assert len(pcm) == pytest.approx(16000 * info.duration, rel=0.01)
+    assert 0.01 < np.abs(pcm).max() <= 1.0
+    with pytest.raises(MediaError, match="no audio stream"):
+        decode_audio(probe(VIDEO / "psd_testvideo.mp4"))

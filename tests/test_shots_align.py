@@ -1,0 +1,91 @@
+import numpy as np
+import pytest
+
+from fp.fingerprint.shots import build_shots, segment_shots
+from fp.fingerprint.types import FeatureTrack
+from fp.index.store import ShotTable
+from fp.index.vectors import VectorIndex
+from fp.matcher.align import align, runs
+from fp.matcher.candidates import vote
+
+
+def random_track(n, dim=32, seed=0, shot_len=6):
+    """A synthetic track: shots of `shot_len` samples, each a noisy copy of a random direction."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(n // shot_len + 1, dim))
+    vecs = np.repeat(centres, shot_len, axis=0)[:n] + 0.3 * rng.normal(size=(n, dim))
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    return FeatureTrack("visual", 0.5, vecs.astype(np.float32), np.ones(n, bool))
+
+
+def test_shots_follow_cuts_and_long_shots_are_sliced():
+    track = random_track(60, shot_len=6)
+    spans = segment_shots(track, cut_distance=0.5, min_seconds=1.0, max_seconds=6.0)
+    assert [a for a, _ in spans][:5] == [0, 6, 12, 18, 24]
+    long = random_track(60, shot_len=60)
+    spans = segment_shots(long, cut_distance=0.5, min_seconds=1.0, max_seconds=6.0)
+    assert all(b - a <= 12 for a, b in spans) and spans[0][0] == 0 and spans[-1][1] == 60
+
+
+def test_blank_samples_get_no_fingerprint():
+    track = random_track(24)
+    track.valid[6:12] = False
+    shots = build_shots(track, segment_shots(track, cut_distance=0.5, min_seconds=1.0,
+                                             max_seconds=6.0), duration=12.0)
+    blank = [s for s in shots if not s.vectors]
+    assert [(s.start, s.end) for s in blank] == [(3.0, 6.0)]
+
+
+def test_runs_bridge_short_gaps():
+    profile = np.array([0.9, 0.9, 0.1, 0.9, np.nan, np.nan, np.nan, 0.9, 0.1, 0.1])
+    assert runs(profile, 0.5, max_gap=1) == [(0, 3), (7, 7)]
+    assert runs(profile, 0.5, max_gap=3) == [(0, 7)]
+
+
+def excerpt(track, a, b, noise=0.15, seed=1):
+    rng = np.random.default_rng(seed)
+    v = track.vectors[a:b] + noise * rng.normal(size=track.vectors[a:b].shape)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    return FeatureTrack("visual", track.step, v.astype(np.float32), np.ones(b - a, bool))
+
+
+def test_align_recovers_offset_and_ranges():
+    ref = random_track(400, seed=3)
+    unrelated = random_track(40, seed=4)
+    query = FeatureTrack("visual", 0.5, np.concatenate([unrelated.vectors, excerpt(ref, 101, 161).vectors]),
+                         np.ones(100, bool))
+    [seg] = align(query, ref, offset=30.0, radius=7.0, frame_threshold=0.42, gap_seconds=2.0,
+                  min_seconds=2.0, min_score=0.4, ref_duration=200.0, query_duration=50.0)
+    assert seg.query_start == pytest.approx(20.0) and seg.query_end == pytest.approx(50.0)
+    assert seg.ref_start == pytest.approx(50.5) and seg.ref_end == pytest.approx(80.5)
+    assert seg.score > 0.7
+
+
+def test_align_finds_two_pieces_at_nearby_offsets():
+    ref = random_track(400, seed=5)
+    query = FeatureTrack("visual", 0.5, np.concatenate([excerpt(ref, 100, 140).vectors,
+                                                        excerpt(ref, 146, 186, seed=2).vectors]),
+                         np.ones(80, bool))
+    segs = align(query, ref, offset=50.0, radius=7.0, frame_threshold=0.42, gap_seconds=2.0,
+                 min_seconds=2.0, min_score=0.4, ref_duration=200.0, query_duration=40.0)
+    got = sorted((round(s.query_start, 1), round(s.ref_start, 1)) for s in segs)
+    assert got == [(0.0, 50.0), (20.0, 73.0)]
+
+
+def test_votes_peak_at_the_true_title_and_offset():
+    ref = random_track(300, seed=6)
+    other = random_track(300, seed=7)
+    index, rows, starts, ends, titles = VectorIndex(32), [], [], [], []
+    sid = 1
+    for t, track in enumerate([ref, other]):
+        for shot in build_shots(track, segment_shots(track, cut_distance=0.5, min_seconds=1.0,
+                                                     max_seconds=6.0), 150.0):
+            index.add(np.array([sid]), shot.vectors["visual"][None])
+            rows.append(sid), titles.append(t), starts.append(shot.start), ends.append(shot.end)
+            sid += 1
+    table = ShotTable(np.array(rows), np.array(titles), np.array(starts), np.array(ends), ["ref", "other"])
+    query = excerpt(ref, 60, 120)
+    shots = build_shots(query, segment_shots(query, cut_distance=0.5, min_seconds=1.0,
+                                             max_seconds=6.0), 30.0)
+    best = vote(shots, "visual", index, table, k=5, min_similarity=0.3, max_hypotheses=5)[0]
+    assert best.title_id == "ref" and best.offset == pytest.approx(30.0, abs=1.0)

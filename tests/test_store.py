@@ -1,0 +1,75 @@
+import dataclasses
+import fcntl
+
+import numpy as np
+import pytest
+
+from fp.config import Config
+from fp.data.probe import MediaInfo
+from fp.errors import ConfigMismatchError, IndexStoreError
+from fp.fingerprint.types import FeatureTrack, Shot, VideoFingerprint
+from fp.index.store import LOCK_NAME, IndexStore
+
+
+def fake_fingerprint(seed: int, shots: int = 3, dim: int = 8) -> VideoFingerprint:
+    rng = np.random.default_rng(seed)
+    vecs = rng.normal(size=(shots * 4, dim)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    info = MediaInfo(f"/x/{seed}.mp4", 100, shots * 2.0, shots * 2.0, "mp4", 0, 64, 48, 25.0, 0,
+                     "1:1", "h264", False, None, None, ())
+    track = FeatureTrack("visual", 0.5, vecs, np.ones(len(vecs), bool))
+    return VideoFingerprint(info, {"visual": track},
+                            [Shot(2.0 * i, 2.0 * i + 2, {"visual": vecs[4 * i]}) for i in range(shots)])
+
+
+def test_titles_are_added_replaced_removed_and_vectors_follow(tmp_path):
+    with IndexStore.open_for_writing(tmp_path, Config()) as store:
+        store.put_title("a", fake_fingerprint(1), "h1", 1)
+        store.put_title("b", fake_fingerprint(2, shots=2), "h2", 1)
+        store.put_title("a", fake_fingerprint(3, shots=4), "h3", 2)  # replaced
+    with IndexStore.open(tmp_path) as store:
+        assert [t.title_id for t in store.titles()] == ["a", "b"]
+        assert store.title("a").content_hash == "h3"
+        vectors, table = store.vectors("visual"), store.shot_table()
+        assert len(vectors) == 6 and sorted(vectors.ids()) == sorted(table.shot_ids)
+        track = store.track("a", "visual")
+        assert np.allclose(track.vectors, fake_fingerprint(3, shots=4).tracks["visual"].vectors, atol=1e-3)
+        sims, ids = vectors.search(fake_fingerprint(2, shots=2).shots[1].vectors["visual"][None], 1)
+        assert table.title_ids[table.title_index[table.rows(ids[0])][0]] == "b"
+    with IndexStore.open_for_writing(tmp_path, Config()) as store:
+        store.remove_title("a")
+    with IndexStore.open(tmp_path) as store:
+        assert len(store.vectors("visual")) == 2 and store.counts()["titles"] == 1
+
+
+def test_stale_or_damaged_faiss_file_is_rebuilt_from_the_database(tmp_path):
+    with IndexStore.open_for_writing(tmp_path, Config()) as store:
+        store.put_title("a", fake_fingerprint(1), "h1", 1)
+    (tmp_path / "vectors-visual.faiss").write_bytes(b"garbage")
+    with IndexStore.open(tmp_path) as store:
+        assert len(store.vectors("visual")) == 3
+
+
+def test_another_fingerprint_configuration_is_refused(tmp_path):
+    with IndexStore.open_for_writing(tmp_path, Config()):
+        pass
+    other = dataclasses.replace(Config(), frame_rate=1.0)
+    with pytest.raises(ConfigMismatchError, match="frame_rate=1.0"):
+        IndexStore.open_for_writing(tmp_path, other)
+    # thresholds are query-time settings and may differ
+    with IndexStore.open_for_writing(tmp_path, dataclasses.replace(Config(), match_threshold=0.9)):
+        pass
+
+
+def test_a_second_writer_is_refused(tmp_path):
+    with IndexStore.open_for_writing(tmp_path, Config()):
+        pass
+    with open(tmp_path / LOCK_NAME, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(IndexStoreError, match="another fp process is writing"):
+            IndexStore.open_for_writing(tmp_path, Config())
+
+
+def test_missing_index_is_a_clear_error(tmp_path):
+    with pytest.raises(IndexStoreError, match="no fp index here"):
+        IndexStore.open(tmp_path / "nothing")
