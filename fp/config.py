@@ -14,6 +14,9 @@ from fp.errors import ConfigMismatchError
 
 FINGERPRINT_FIELDS = (
     "visual_encoder",
+    "audio_encoder",
+    "text_encoder",
+    "silence_db",
     "frame_rate",
     "frame_size",
     "min_shot_seconds",
@@ -29,8 +32,16 @@ class Config:
     visual_encoder: str = "efficientnet_lite0"
     """`efficientnet_lite0` (offline default) or `clip:ARCH:PRETRAINED` (open_clip; ARCH may be a
     model-config JSON path, PRETRAINED a hub tag or a local checkpoint path)."""
+    audio_encoder: str = "fp-audio-v1"
+    """fp's own contrastively trained audio encoder (shipped), a `.safetensors` path, or "" (off)."""
+    text_encoder: str = "shingles"
+    """Subtitle cues: `shingles` (hashed character 3-grams: measured best by bench/subtitles.py),
+    `minilm`, `clip` (the CLIP visual encoder's text tower), `auto` (clip with a CLIP visual
+    encoder, else minilm), or "" (off)."""
     frame_rate: float = 2.0
-    """Frames sampled per second of video for the embedding track."""
+    """Samples per second of every track (frames; audio windows hop by the same step)."""
+    silence_db: float = -50.0
+    """Audio windows quieter than this (dBFS) carry no evidence."""
     frame_size: int = 224
     """Frames are decoded square at this size, then resized to the encoder's input size."""
     min_shot_seconds: float = 1.0
@@ -55,6 +66,16 @@ class Config:
     min_segment_seconds: float = 2.0
     min_match_seconds: float = 4.0
     """Shorter segments are at most `candidate`s: a few seconds of look-alike frames is no proof."""
+    agreement_bonus: float = 0.05
+    """Added to a sample's score for each further modality that agrees at frame level."""
+    audio_frame_min_similarity: float = 0.60
+    audio_match_threshold: float = 0.72
+    """Raw audio similarities mapped onto the visual scale: these two land on the visual
+    `frame_min_similarity` and `match_threshold`. Measured: copies 0.95-0.99 (0.75-0.81 sped up
+    25/24 under 10 dB noise); unrelated audio up to 0.78 per window, 0.52 over 4 s."""
+    text_frame_min_similarity: float = 0.55
+    text_match_threshold: float = 0.75
+    """Likewise for subtitle text (shingles: re-typed or OCR-damaged cues 0.8-1.0)."""
     match_threshold: float = 0.60
     """Calibrated decision (bench/accuracy.py): segments scoring at least this are `match`.
     Measured: real copies 0.70-0.98; text cards of unrelated promos up to 0.55."""

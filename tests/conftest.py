@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MEDIA = ROOT.parent / "shared" / "media"
 VIDEO = MEDIA / "video"
 AUDIO = MEDIA / "audio"
+DATA = Path(__file__).resolve().parent / "data"
 
 # The test catalogue: one twin of each natural copy pair plus varied real footage.
 CATALOGUE = [
@@ -49,6 +50,8 @@ def catalogue_dir(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("catalogue")
     for name in CATALOGUE:
         shutil.copy(VIDEO / name, root / name)
+    # the documentary's subtitles, as a sidecar file
+    shutil.copy(DATA / "documentary.srt", root / "psd_tv_documentary.srt")
     return root
 
 

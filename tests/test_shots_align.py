@@ -5,8 +5,17 @@ from fp.fingerprint.shots import build_shots, segment_shots
 from fp.fingerprint.types import FeatureTrack
 from fp.index.store import ShotTable
 from fp.index.vectors import VectorIndex
-from fp.matcher.align import align, runs
+from fp.matcher.align import Scale, align, fuse, runs
 from fp.matcher.candidates import vote
+
+IDENTITY = {"visual": Scale(0.42, 0.6, 0.42, 0.6)}
+KW = dict(radius=7.0, frame_threshold=0.42, agreement_bonus=0.05, gap_seconds=2.0, min_seconds=2.0,
+          min_score=0.4)
+
+
+def shots_of(track, duration):
+    spans = segment_shots(track, cut_distance=0.5, min_seconds=1.0, max_seconds=6.0)
+    return build_shots({track.modality: track}, spans, track.step, duration)
 
 
 def random_track(n, dim=32, seed=0, shot_len=6):
@@ -30,8 +39,7 @@ def test_shots_follow_cuts_and_long_shots_are_sliced():
 def test_blank_samples_get_no_fingerprint():
     track = random_track(24)
     track.valid[6:12] = False
-    shots = build_shots(track, segment_shots(track, cut_distance=0.5, min_seconds=1.0,
-                                             max_seconds=6.0), duration=12.0)
+    shots = shots_of(track, 12.0)
     blank = [s for s in shots if not s.vectors]
     assert [(s.start, s.end) for s in blank] == [(3.0, 6.0)]
 
@@ -54,11 +62,11 @@ def test_align_recovers_offset_and_ranges():
     unrelated = random_track(40, seed=4)
     query = FeatureTrack("visual", 0.5, np.concatenate([unrelated.vectors, excerpt(ref, 101, 161).vectors]),
                          np.ones(100, bool))
-    [seg] = align(query, ref, offset=30.0, radius=7.0, frame_threshold=0.42, gap_seconds=2.0,
-                  min_seconds=2.0, min_score=0.4, ref_duration=200.0, query_duration=50.0)
+    [seg] = align({"visual": query}, {"visual": ref}, 30.0, IDENTITY, ref_duration=200.0,
+                  query_duration=50.0, **KW)
     assert seg.query_start == pytest.approx(20.0) and seg.query_end == pytest.approx(50.0)
     assert seg.ref_start == pytest.approx(50.5) and seg.ref_end == pytest.approx(80.5)
-    assert seg.score > 0.7
+    assert seg.score > 0.7 and seg.modalities["visual"] == pytest.approx(seg.score)
 
 
 def test_align_finds_two_pieces_at_nearby_offsets():
@@ -66,8 +74,8 @@ def test_align_finds_two_pieces_at_nearby_offsets():
     query = FeatureTrack("visual", 0.5, np.concatenate([excerpt(ref, 100, 140).vectors,
                                                         excerpt(ref, 146, 186, seed=2).vectors]),
                          np.ones(80, bool))
-    segs = align(query, ref, offset=50.0, radius=7.0, frame_threshold=0.42, gap_seconds=2.0,
-                 min_seconds=2.0, min_score=0.4, ref_duration=200.0, query_duration=40.0)
+    segs = align({"visual": query}, {"visual": ref}, 50.0, IDENTITY, ref_duration=200.0,
+                 query_duration=40.0, **KW)
     got = sorted((round(s.query_start, 1), round(s.ref_start, 1)) for s in segs)
     assert got == [(0.0, 50.0), (20.0, 73.0)]
 
@@ -78,14 +86,34 @@ def test_votes_peak_at_the_true_title_and_offset():
     index, rows, starts, ends, titles = VectorIndex(32), [], [], [], []
     sid = 1
     for t, track in enumerate([ref, other]):
-        for shot in build_shots(track, segment_shots(track, cut_distance=0.5, min_seconds=1.0,
-                                                     max_seconds=6.0), 150.0):
+        for shot in shots_of(track, 150.0):
             index.add(np.array([sid]), shot.vectors["visual"][None])
             rows.append(sid), titles.append(t), starts.append(shot.start), ends.append(shot.end)
             sid += 1
     table = ShotTable(np.array(rows), np.array(titles), np.array(starts), np.array(ends), ["ref", "other"])
     query = excerpt(ref, 60, 120)
-    shots = build_shots(query, segment_shots(query, cut_distance=0.5, min_seconds=1.0,
-                                             max_seconds=6.0), 30.0)
-    best = vote(shots, "visual", index, table, k=5, min_similarity=0.3, max_hypotheses=5)[0]
+    best = vote(shots_of(query, 30.0), {"visual": index}, IDENTITY, table, k=5, min_similarity=0.3,
+                max_hypotheses=5)[0]
     assert best.title_id == "ref" and best.offset == pytest.approx(30.0, abs=1.0)
+
+
+def test_one_intact_modality_is_enough_and_agreement_raises_the_score():
+    scales = {"visual": Scale(0.42, 0.6, 0.42, 0.6), "audio": Scale(0.5, 0.7, 0.42, 0.6)}
+    ref_v, ref_a = random_track(200, seed=8), random_track(200, seed=9)
+    ref_a = FeatureTrack("audio", 0.5, ref_a.vectors, ref_a.valid)
+    copy_a = FeatureTrack("audio", 0.5, excerpt(ref_a, 40, 100).vectors, np.ones(60, bool))
+    black = FeatureTrack("visual", 0.5, excerpt(ref_v, 0, 60).vectors, np.zeros(60, bool))
+    [seg] = align({"visual": black, "audio": copy_a}, {"visual": ref_v, "audio": ref_a}, 20.0,
+                  scales, ref_duration=100.0, query_duration=30.0, **KW)
+    assert seg.ref_start == pytest.approx(20.0) and seg.modalities["visual"] is None
+    both = align({"visual": excerpt(ref_v, 40, 100), "audio": copy_a}, {"visual": ref_v, "audio": ref_a},
+                 20.0, scales, ref_duration=100.0, query_duration=30.0, **KW)[0]
+    assert both.score > seg.score and set(both.modalities) == {"visual", "audio"}
+
+
+def test_fuse_takes_the_best_modality_and_ignores_missing_content():
+    scales = {"visual": Scale(0.42, 0.6, 0.42, 0.6), "audio": Scale(0.5, 0.7, 0.42, 0.6)}
+    raw = {"visual": np.array([0.6, np.nan, np.nan, 0.1]), "audio": np.array([0.7, 0.7, np.nan, 0.1])}
+    fused = fuse(raw, scales, 0.42, 0.05)
+    assert fused[0] == pytest.approx(0.65) and fused[1] == pytest.approx(0.6)
+    assert np.isnan(fused[2]) and fused[3] < 0.42

@@ -28,10 +28,8 @@ def _deadline(duration: float, realtime_factor: float = 0.5) -> float:
 
 
 def stream_ffmpeg(args: list[str], chunk_bytes: int, *, label: str, duration: float) -> Iterator[bytes]:
-    """Run ffmpeg (`args` without the binary) and yield stdout in chunks of `chunk_bytes`.
-
-    A trailing partial chunk is dropped. Raises MediaError when ffmpeg fails, stalls or overruns.
-    """
+    """Run ffmpeg (`args` without the binary) and yield stdout in chunks of `chunk_bytes` (the
+    last one may be shorter). Raises MediaError when ffmpeg fails, stalls or overruns."""
     with tempfile.TemporaryFile() as errfile:
         proc = subprocess.Popen(
             [require_tool("ffmpeg"), *args], stdin=subprocess.DEVNULL,
@@ -67,6 +65,7 @@ def stream_ffmpeg(args: list[str], chunk_bytes: int, *, label: str, duration: fl
                     yield bytes(buf[:chunk_bytes])
                     del buf[:chunk_bytes]
             code = proc.wait()
+            tail = bytes(buf)
         finally:
             state["done"] = True
             if proc.poll() is None:
@@ -79,6 +78,8 @@ def stream_ffmpeg(args: list[str], chunk_bytes: int, *, label: str, duration: fl
             errfile.seek(0)
             lines = errfile.read().decode(errors="replace").strip().splitlines()
             raise MediaError(f"{label}: ffmpeg could not decode it ({lines[-1] if lines else f'exit {code}'})")
+        if tail:
+            yield tail
 
 
 def iter_frames(
@@ -109,6 +110,8 @@ def iter_frames(
     frame_bytes = size * size * 3
     pending: list[np.ndarray] = []
     for chunk in stream_ffmpeg(args, frame_bytes, label=info.path, duration=info.duration):
+        if len(chunk) < frame_bytes:  # a torn last frame
+            break
         pending.append(np.frombuffer(chunk, np.uint8).reshape(size, size, 3))
         if len(pending) == batch:
             yield np.stack(pending)
@@ -126,5 +129,6 @@ def decode_audio(info: MediaInfo, sample_rate: int = 16000) -> np.ndarray:
         "-vn", "-sn", "-dn", "-ac", "1", "-ar", str(sample_rate), "-f", "s16le", "pipe:",
     ]
     chunks = list(stream_ffmpeg(args, 2 * sample_rate, label=info.path, duration=info.duration))
-    pcm = np.frombuffer(b"".join(chunks), np.int16)
+    data = b"".join(chunks)
+    pcm = np.frombuffer(data[: len(data) // 2 * 2], np.int16)
     return pcm.astype(np.float32) / 32768.0

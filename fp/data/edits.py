@@ -73,3 +73,54 @@ def splice(clips: list[Clip], dst: str | Path, *, size: tuple[int, int] = (640, 
     args += ["-filter_complex", graph, "-map", "[out]", "-c:v", "libx264", "-preset", "veryfast",
              "-crf", str(crf), "-an"]
     return _run(args, Path(dst))
+
+
+def _write_wav(path: Path, pcm, rate: int) -> Path:
+    import wave
+
+    import numpy as np
+
+    with wave.open(str(path), "wb") as handle:
+        handle.setnchannels(1), handle.setsampwidth(2), handle.setframerate(rate)
+        handle.writeframes((np.clip(pcm, -1, 1) * 32767).astype(np.int16).tobytes())
+    return path
+
+
+def black_picture(clip: Clip | None, dst: str | Path, *, duration: float | None = None,
+                  audio_filter: str | None = None, noise_snr_db: float | None = None,
+                  seed: int = 0) -> Path:
+    """A black picture over `clip`'s soundtrack (filtered by `audio_filter`, with white noise at
+    `noise_snr_db`), or over silence when `clip` is None."""
+    import numpy as np
+
+    from fp.data.decode import decode_audio
+    from fp.data.probe import probe
+
+    dst = Path(dst)
+    length = clip.duration if clip is not None else duration
+    args = ["-f", "lavfi", "-i", f"color=black:s=640x360:r=25:d={length:.3f}"]
+    if clip is None:
+        args += ["-f", "lavfi", "-i", f"anullsrc=r=44100:cl=mono:d={length:.3f}"]
+    else:
+        cut = _run(["-ss", f"{clip.start:.3f}", "-t", f"{clip.duration:.3f}", "-i", clip.path, "-vn",
+                    *(["-af", audio_filter] if audio_filter else []), "-ac", "1", "-ar", "44100"],
+                   dst.with_suffix(".cut.wav"))
+        if noise_snr_db is not None:
+            pcm = decode_audio(probe(cut), 44100)
+            noise = np.random.default_rng(seed).normal(size=len(pcm)).astype(np.float32)
+            scale = np.sqrt(np.mean(pcm ** 2) / (np.mean(noise ** 2) * 10 ** (noise_snr_db / 10)))
+            _write_wav(cut, pcm + scale * noise, 44100)
+        args += ["-i", str(cut)]
+    args += ["-map", "0:v", "-map", "1:a", "-shortest", "-c:v", "libx264", "-preset", "veryfast",
+             "-crf", "30", "-c:a", "aac", "-b:a", "96k"]
+    out = _run(args, dst)
+    dst.with_suffix(".cut.wav").unlink(missing_ok=True)
+    return out
+
+
+def swap_soundtrack(clip: Clip, music: str, dst: str | Path, *, height: int = 360) -> Path:
+    """`clip`'s picture (rescaled, re-encoded) over another soundtrack."""
+    args = ["-ss", f"{clip.start:.3f}", "-t", f"{clip.duration:.3f}", "-i", clip.path, "-i", music,
+            "-map", "0:v:0", "-map", "1:a:0", "-shortest", "-vf", f"scale=-2:{height},setsar=1,format=yuv420p",
+            "-c:v", "libx264", "-preset", "veryfast", "-crf", "32", "-c:a", "aac", "-b:a", "64k"]
+    return _run(args, Path(dst))

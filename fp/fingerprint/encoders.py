@@ -112,6 +112,7 @@ class OpenClipEncoder(VisualEncoder):
         import open_clip
 
         parts = spec.split(":", 2)
+        self.arch = parts[1] if len(parts) > 1 else ""
         if len(parts) < 2 or parts[0] != "clip" or not parts[1]:
             raise FPError(f"bad CLIP encoder name {spec!r}: use clip:ARCH[:PRETRAINED]")
         arch, pretrained = parts[1], (parts[2] if len(parts) == 3 and parts[2] else None)
@@ -120,6 +121,7 @@ class OpenClipEncoder(VisualEncoder):
                 raise FPError(f"CLIP model config {arch} not found")
             open_clip.add_model_config(arch)
             arch = Path(arch).stem
+        self.arch = arch
         if pretrained and ("/" in pretrained or pretrained.endswith((".pt", ".bin", ".safetensors"))) \
                 and not Path(pretrained).is_file():
             raise FPError(f"CLIP checkpoint {pretrained} not found")

@@ -9,10 +9,13 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from fp.config import Config
-from fp.data.decode import iter_frames
+from fp.data.decode import decode_audio, iter_frames
 from fp.data.probe import MediaInfo, probe
+from fp.data.subtitles import Cue, read_subtitles
 from fp.errors import MediaError
+from fp.fingerprint.audio import SAMPLE_RATE, AudioEncoder, loudness_db
 from fp.fingerprint.encoders import VisualEncoder, load_visual_encoder
+from fp.fingerprint.text import load_text_encoder
 from fp.fingerprint.frames import blank_mask, fill_frames
 from fp.fingerprint.shots import build_shots, segment_shots
 from fp.fingerprint.types import FeatureTrack, VideoFingerprint
@@ -63,12 +66,59 @@ class Fingerprinter:
         self.config = config
         self.device = device
         self._visual: VisualEncoder | None = None
+        self._audio: AudioEncoder | None = None
+        self._text = None
 
     @property
     def visual(self) -> VisualEncoder:
         if self._visual is None:
             self._visual = load_visual_encoder(self.config.visual_encoder, self.device)
         return self._visual
+
+    @property
+    def audio(self) -> AudioEncoder:
+        if self._audio is None:
+            self._audio = AudioEncoder(self.config.audio_encoder, self.device)
+        return self._audio
+
+    @property
+    def text(self):
+        if self._text is None:
+            self._text = load_text_encoder(self.config.text_encoder, self.config.visual_encoder, self.device)
+        return self._text
+
+    def audio_track(self, info: MediaInfo) -> FeatureTrack | None:
+        """Embeddings of one-second windows every step; None without (decodable) audio."""
+        if not self.config.audio_encoder or not info.has_audio:
+            return None
+        try:
+            pcm = decode_audio(info, SAMPLE_RATE)
+        except MediaError:
+            return None  # a broken soundtrack must not cost the picture
+        if len(pcm) < SAMPLE_RATE // 4:
+            return None
+        windows = self.audio.windows(pcm, 1.0 / self.config.frame_rate)
+        valid = loudness_db(windows) > self.config.silence_db
+        return FeatureTrack("audio", 1.0 / self.config.frame_rate, self.audio.encode(windows), valid)
+
+    def text_track(self, info: MediaInfo, cues: list[Cue] | None = None) -> FeatureTrack | None:
+        """Embedding of the cue text shown at each sample; None without subtitles."""
+        if not self.config.text_encoder:
+            return None
+        cues = read_subtitles(info) if cues is None else cues
+        if not cues:
+            return None
+        step = 1.0 / self.config.frame_rate
+        n = max(int(np.ceil(info.duration / step)), 1)
+        times = (np.arange(n) + 0.5) * step
+        shown = ["  ".join(c.text for c in cues if c.start <= t < c.end) for t in times]
+        texts = sorted({t for t in shown if t})
+        if not texts:
+            return None
+        table = dict(zip(texts, self.text.encode(texts)))
+        dim = len(next(iter(table.values())))
+        vectors = np.stack([table[t] if t else np.zeros(dim, np.float32) for t in shown])
+        return FeatureTrack("text", step, vectors.astype(np.float32), np.array([bool(t) for t in shown]))
 
     def visual_track(self, info: MediaInfo, *, honour_rotation: bool = True,
                      on_progress: Callable[[float], None] | None = None) -> FeatureTrack:
@@ -93,11 +143,26 @@ class Fingerprinter:
 
     def fingerprint(self, source: str | MediaInfo, *, honour_rotation: bool = True,
                     on_progress: Callable[[float], None] | None = None) -> VideoFingerprint:
+        """All tracks of a video (picture; soundtrack and subtitles where present) and its shots."""
         info = source if isinstance(source, MediaInfo) else probe(source)
         if not info.has_video:
             raise MediaError(f"{info.path}: has no video stream")
-        track = self.visual_track(info, honour_rotation=honour_rotation, on_progress=on_progress)
+        tracks = {"visual": self.visual_track(info, honour_rotation=honour_rotation,
+                                              on_progress=on_progress)}
+        for track in (self.audio_track(info), self.text_track(info)):
+            if track is not None:
+                tracks[track.modality] = track
+        return self._with_shots(info, tracks)
+
+    def reoriented(self, fingerprint: VideoFingerprint, honour_rotation: bool) -> VideoFingerprint:
+        """The same video with its picture decoded in another orientation (sound and text reused)."""
+        tracks = dict(fingerprint.tracks)
+        tracks["visual"] = self.visual_track(fingerprint.info, honour_rotation=honour_rotation)
+        return self._with_shots(fingerprint.info, tracks)
+
+    def _with_shots(self, info: MediaInfo, tracks: dict[str, FeatureTrack]) -> VideoFingerprint:
         cfg = self.config
-        spans = segment_shots(track, cut_distance=cfg.shot_cut_distance,
+        spans = segment_shots(tracks["visual"], cut_distance=cfg.shot_cut_distance,
                               min_seconds=cfg.min_shot_seconds, max_seconds=cfg.max_shot_seconds)
-        return VideoFingerprint(info, {"visual": track}, build_shots(track, spans, info.duration))
+        step = 1.0 / cfg.frame_rate
+        return VideoFingerprint(info, tracks, build_shots(tracks, spans, step, info.duration))

@@ -63,11 +63,15 @@ def shot_vector(track: FeatureTrack, a: int, b: int) -> np.ndarray | None:
     return (mean / norm).astype(np.float32) if norm > 1e-6 else None
 
 
-def build_shots(track: FeatureTrack, spans: list[tuple[int, int]], duration: float) -> list[Shot]:
+def build_shots(tracks: dict[str, FeatureTrack], spans: list[tuple[int, int]], step: float,
+                duration: float) -> list[Shot]:
+    """Shots over sample ranges `spans`, each with a fingerprint per modality that has content."""
     shots = []
     for a, b in spans:
-        vec = shot_vector(track, a, b)
-        end = min(duration, track.start + b * track.step)
-        shots.append(Shot(track.start + a * track.step, end,
-                          {track.modality: vec} if vec is not None else {}))
+        vectors = {}
+        for modality, track in tracks.items():
+            vec = shot_vector(track, a, min(b, len(track))) if a < len(track) else None
+            if vec is not None:
+                vectors[modality] = vec
+        shots.append(Shot(a * step, min(duration, b * step), vectors))
     return shots

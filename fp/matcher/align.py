@@ -1,9 +1,11 @@
-"""Localisation: align a query track with a reference track near a hypothesised offset.
+"""Localisation: align a query's tracks with a reference's near a hypothesised offset.
 
-For every integer sample shift in a band around the offset, the similarity of the diagonal
-(query sample t against reference sample t + shift) is measured; the best shift's diagonal is
-cut into segments where the similarity holds, gaps bridged. Found query times are then taken
-out and the band searched again, so several segments at nearby offsets are all found.
+For every integer sample shift in a band around the offset, each modality's diagonal (query
+sample t against reference sample t + shift) is measured and mapped onto one common scale; a
+sample's fused score is its best modality's, raised when further modalities agree. The best
+shift's fused diagonal is cut into segments where the score holds, gaps bridged. Found query
+times are then taken out and the band searched again, so several segments at nearby offsets
+are all found.
 """
 
 from __future__ import annotations
@@ -16,19 +18,35 @@ from fp.fingerprint.types import FeatureTrack
 
 
 @dataclass(frozen=True)
+class Scale:
+    """Maps a modality's raw cosine similarity onto the common (visual) scale: `frame` goes to
+    `to_frame` and `match` to `to_match`."""
+
+    frame: float
+    match: float
+    to_frame: float
+    to_match: float
+
+    def __call__(self, sims: np.ndarray) -> np.ndarray:
+        return self.to_frame + (sims - self.frame) * (self.to_match - self.to_frame) / (self.match - self.frame)
+
+
+@dataclass(frozen=True)
 class AlignedSegment:
     query_start: float
     query_end: float
     ref_start: float
     ref_end: float
     score: float
-    """Mean similarity of the aligned samples that carry content."""
+    """Mean fused score of the aligned samples that carry content (common scale)."""
+    modalities: dict[str, float | None]
+    """Mean raw similarity per modality present on both sides (None: no content to compare)."""
 
 
-def diagonal(query: FeatureTrack, ref: FeatureTrack, shift: int) -> np.ndarray:
+def diagonal(query: FeatureTrack, ref: FeatureTrack, shift: int, length: int) -> np.ndarray:
     """Similarity of query sample t with reference sample t + shift; NaN without content."""
-    out = np.full(len(query), np.nan, np.float32)
-    t0, t1 = max(0, -shift), min(len(query), len(ref) - shift)
+    out = np.full(length, np.nan, np.float32)
+    t0, t1 = max(0, -shift), min(len(query), len(ref) - shift, length)
     if t1 > t0:
         sims = np.einsum("ij,ij->i", query.vectors[t0:t1], ref.vectors[t0 + shift:t1 + shift])
         usable = query.valid[t0:t1] & ref.valid[t0 + shift:t1 + shift]
@@ -51,13 +69,25 @@ def runs(profile: np.ndarray, threshold: float, max_gap: int) -> list[tuple[int,
     return out
 
 
+def fuse(raw: dict[str, np.ndarray], scales: dict[str, Scale], frame_threshold: float,
+         bonus: float) -> np.ndarray:
+    stacked = np.stack([scales[m](p) for m, p in raw.items()])
+    with np.errstate(all="ignore"):
+        best = np.where(np.isnan(stacked).all(axis=0), np.nan,
+                        np.nanmax(np.where(np.isnan(stacked), -np.inf, stacked), axis=0))
+        agree = (np.nan_to_num(stacked, nan=-1.0) >= frame_threshold).sum(axis=0)
+    return best + bonus * np.maximum(agree - 1, 0)
+
+
 def align(
-    query: FeatureTrack,
-    ref: FeatureTrack,
+    query: dict[str, FeatureTrack],
+    ref: dict[str, FeatureTrack],
     offset: float,
+    scales: dict[str, Scale],
     *,
     radius: float,
     frame_threshold: float,
+    agreement_bonus: float,
     gap_seconds: float,
     min_seconds: float,
     min_score: float,
@@ -65,22 +95,28 @@ def align(
     query_duration: float,
     max_segments: int = 8,
 ) -> list[AlignedSegment]:
-    step = query.step
+    modalities = [m for m in query if m in ref and m in scales]
+    if not modalities:
+        return []
+    step = query[modalities[0]].step
+    length = max(len(query[m]) for m in modalities)
     center, width = int(round(offset / step)), int(np.ceil(radius / step))
     shifts = range(center - width, center + width + 1)
-    profiles = {s: diagonal(query, ref, s) for s in shifts}
-    free = np.ones(len(query), bool)
+    raw = {s: {m: diagonal(query[m], ref[m], s, length) for m in modalities} for s in shifts}
+    fused = {s: fuse(raw[s], scales, frame_threshold, agreement_bonus) for s in shifts}
+    free = np.ones(length, bool)
     found: list[AlignedSegment] = []
-    max_gap = int(round(gap_seconds / step))
-    min_len = int(round(min_seconds / step))
+    max_gap, min_len = int(round(gap_seconds / step)), int(round(min_seconds / step))
+
+    def strength(shift: int) -> float:
+        p = np.where(free, fused[shift], np.nan)
+        return float(np.nansum(np.clip(p - frame_threshold, 0.0, None)))
+
     while len(found) < max_segments:
-        def strength(shift: int) -> float:
-            p = np.where(free, profiles[shift], np.nan)
-            return float(np.nansum(np.clip(p - frame_threshold, 0.0, None)))
         shift = max(shifts, key=strength)
         if strength(shift) <= 0:
             break
-        profile = np.where(free, profiles[shift], np.nan)
+        profile = np.where(free, fused[shift], np.nan)
         for a, b in runs(profile, frame_threshold, max_gap):
             free[a:b + 1] = False
             values = profile[a:b + 1]
@@ -89,8 +125,13 @@ def align(
             score = float(np.nanmean(values))
             if score < min_score:
                 continue
-            q0 = query.start + a * step
-            q1 = min(query.start + (b + 1) * step, query_duration)
-            r0 = q0 + shift * step + ref.start - query.start
-            found.append(AlignedSegment(q0, q1, max(0.0, r0), min(ref_duration, r0 + (q1 - q0)), score))
+            per_modality = {}
+            for m in modalities:
+                seg = raw[shift][m][a:b + 1]
+                per_modality[m] = None if np.isnan(seg).all() else float(np.nanmean(seg))
+            q0 = a * step
+            q1 = min((b + 1) * step, query_duration)
+            r0 = q0 + shift * step
+            found.append(AlignedSegment(q0, q1, max(0.0, r0), min(ref_duration, r0 + (q1 - q0)),
+                                        min(score, 1.0), per_modality))
     return found

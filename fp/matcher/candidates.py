@@ -1,4 +1,5 @@
-"""Candidate generation: k-NN over shot fingerprints, then temporal voting on (title, offset)."""
+"""Candidate generation: k-NN over shot fingerprints of every modality, then temporal voting on
+(title, offset)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import numpy as np
 from fp.fingerprint.types import Shot
 from fp.index.store import ShotTable
 from fp.index.vectors import VectorIndex
+from fp.matcher.align import Scale
 from fp.matcher.types import Hypothesis
 
 BIN_SECONDS = 1.0
@@ -16,38 +18,41 @@ BIN_SECONDS = 1.0
 
 def vote(
     shots: list[Shot],
-    modality: str,
-    vectors: VectorIndex,
+    indexes: dict[str, VectorIndex],
+    scales: dict[str, Scale],
     table: ShotTable,
     *,
     k: int,
     min_similarity: float,
     max_hypotheses: int,
 ) -> list[Hypothesis]:
-    """Strongest (title, offset) peaks supported by the query's shots.
+    """Strongest (title, offset) peaks supported by the query's shots in any modality.
 
-    Each neighbour votes, with its similarity as weight, for the offsets that align its start and
-    its end with the query shot's; votes are summed per one-second bin and smoothed over the
-    neighbouring bins, and local maxima become hypotheses.
+    Each neighbour votes, weighted by its similarity on the common scale, for the offsets that
+    align its start and its end with the query shot's (one vote per query shot, modality and
+    bin); votes are summed per one-second bin and smoothed over the neighbouring bins, and local
+    maxima become hypotheses.
     """
-    query = [s for s in shots if modality in s.vectors]
-    if not query or len(vectors) == 0:
-        return []
-    sims, ids = vectors.search(np.stack([s.vectors[modality] for s in query]), k)
     bins: dict[int, dict[int, float]] = defaultdict(lambda: defaultdict(float))
-    for shot, row_sims, row_ids in zip(query, sims, ids):
-        keep = (row_ids >= 0) & (row_sims >= min_similarity)
-        if not keep.any():
+    for modality, index in indexes.items():
+        query = [s for s in shots if modality in s.vectors]
+        if not query or len(index) == 0:
             continue
-        rows = table.rows(row_ids[keep])
-        best: dict[tuple[int, int], float] = {}
-        for row, sim in zip(rows, row_sims[keep]):
-            title = int(table.title_index[row])
-            for offset in (table.starts[row] - shot.start, table.ends[row] - shot.end):
-                key = (title, int(round(offset / BIN_SECONDS)))
-                best[key] = max(best.get(key, 0.0), float(sim))
-        for (title, b), sim in best.items():  # one vote per query shot and bin
-            bins[title][b] += sim
+        sims, ids = index.search(np.stack([s.vectors[modality] for s in query]), k)
+        sims = scales[modality](sims)
+        for shot, row_sims, row_ids in zip(query, sims, ids):
+            keep = (row_ids >= 0) & (row_sims >= min_similarity)
+            if not keep.any():
+                continue
+            rows = table.rows(row_ids[keep])
+            best: dict[tuple[int, int], float] = {}
+            for row, sim in zip(rows, row_sims[keep]):
+                title = int(table.title_index[row])
+                for offset in (table.starts[row] - shot.start, table.ends[row] - shot.end):
+                    key = (title, int(round(offset / BIN_SECONDS)))
+                    best[key] = max(best.get(key, 0.0), float(sim))
+            for (title, b), sim in best.items():
+                bins[title][b] += sim
     hypotheses = []
     for title, votes in bins.items():
         for b, v in votes.items():

@@ -11,12 +11,22 @@ from fp.data.probe import probe
 from fp.fingerprint.extract import Fingerprinter
 from fp.fingerprint.types import FeatureTrack, VideoFingerprint
 from fp.index.store import IndexStore
-from fp.matcher.align import AlignedSegment, align
+from fp.matcher.align import AlignedSegment, Scale, align
 from fp.matcher.candidates import vote
 from fp.matcher.types import Match, MatchReport
 
-MODALITY = "visual"
+MODALITIES = ("visual", "audio", "text")
 TRACK_CACHE = 32
+
+
+def modality_scales(cfg: Config) -> dict[str, Scale]:
+    """Each modality's raw similarity thresholds, mapped onto the visual scale."""
+    frame, match = cfg.frame_min_similarity, cfg.match_threshold
+    return {
+        "visual": Scale(frame, match, frame, match),
+        "audio": Scale(cfg.audio_frame_min_similarity, cfg.audio_match_threshold, frame, match),
+        "text": Scale(cfg.text_frame_min_similarity, cfg.text_match_threshold, frame, match),
+    }
 
 
 class Matcher:
@@ -30,10 +40,11 @@ class Matcher:
         # Fingerprint settings come from the index; thresholds from the caller or this release.
         self.config = dataclasses.replace(config or Config(), **self.store.config.fingerprint_settings())
         self.fingerprinter = fingerprinter or Fingerprinter(self.config)
+        self.scales = modality_scales(self.config)
         self.table = self.store.shot_table()
-        self.vectors = self.store.vectors(MODALITY)
+        self.indexes = {m: v for m in MODALITIES if (v := self.store.vectors(m)) is not None}
         self.durations = {t.title_id: t.duration for t in self.store.titles()}
-        self._tracks: OrderedDict[str, FeatureTrack | None] = OrderedDict()
+        self._tracks: OrderedDict[str, dict[str, FeatureTrack]] = OrderedDict()
 
     def close(self) -> None:
         self.store.close()
@@ -44,7 +55,6 @@ class Matcher:
     def __exit__(self, *exc) -> None:
         self.close()
 
-
     def match(self, path: str | os.PathLike, *, min_score: float | None = None) -> MatchReport:
         """Find copied segments of catalogue titles in `path`.
 
@@ -53,12 +63,10 @@ class Matcher:
         `min_score` is listed).
         """
         info = probe(path)
-        # A rotation tag may be added or stripped by whoever made the copy: try both.
-        orientations = [True, False] if info.rotation else [True]
-        segments: list[tuple[str, AlignedSegment]] = []
-        for honour in orientations:
-            fingerprint = self.fingerprinter.fingerprint(info, honour_rotation=honour)
-            segments += self._segments(fingerprint)
+        fingerprint = self.fingerprinter.fingerprint(info)
+        segments = self._segments(fingerprint)
+        if info.rotation:  # a rotation tag may be added or stripped by whoever made the copy
+            segments += self._segments(self.fingerprinter.reoriented(fingerprint, honour_rotation=False))
         matches = [self._decide(title_id, seg) for title_id, seg in _dedupe(segments)]
         if min_score is None:
             kept = [m for m in matches if m.decision == "match"]
@@ -69,46 +77,42 @@ class Matcher:
 
     def _segments(self, fingerprint: VideoFingerprint) -> list[tuple[str, AlignedSegment]]:
         cfg = self.config
-        if self.vectors is None:
-            return []
-        query = fingerprint.tracks[MODALITY]
-        hypotheses = vote(fingerprint.shots, MODALITY, self.vectors, self.table, k=cfg.knn,
+        hypotheses = vote(fingerprint.shots, self.indexes, self.scales, self.table, k=cfg.knn,
                           min_similarity=cfg.shot_min_similarity, max_hypotheses=cfg.max_hypotheses)
         out = []
         for hyp in hypotheses:
-            ref = self._track(hyp.title_id)
-            if ref is None:
-                continue
-            for seg in align(query, ref, hyp.offset, radius=cfg.max_shot_seconds + 1.0,
-                             frame_threshold=cfg.frame_min_similarity, gap_seconds=cfg.gap_seconds,
+            for seg in align(fingerprint.tracks, self._title_tracks(hyp.title_id), hyp.offset,
+                             self.scales, radius=cfg.max_shot_seconds + 1.0,
+                             frame_threshold=cfg.frame_min_similarity,
+                             agreement_bonus=cfg.agreement_bonus, gap_seconds=cfg.gap_seconds,
                              min_seconds=cfg.min_segment_seconds, min_score=cfg.candidate_threshold,
                              ref_duration=self.durations[hyp.title_id],
                              query_duration=fingerprint.info.duration):
                 out.append((hyp.title_id, seg))
         return out
 
-    def _track(self, title_id: str) -> FeatureTrack | None:
+    def _title_tracks(self, title_id: str) -> dict[str, FeatureTrack]:
         if title_id in self._tracks:
             self._tracks.move_to_end(title_id)
             return self._tracks[title_id]
-        track = self.store.track(title_id, MODALITY)
-        self._tracks[title_id] = track
+        tracks = {m: t for m in MODALITIES if (t := self.store.track(title_id, m)) is not None}
+        self._tracks[title_id] = tracks
         if len(self._tracks) > TRACK_CACHE:
             self._tracks.popitem(last=False)
-        return track
+        return tracks
 
     def _decide(self, title_id: str, seg: AlignedSegment) -> Match:
         cfg = self.config
         strong = seg.score >= cfg.match_threshold and seg.query_end - seg.query_start >= cfg.min_match_seconds
-        decision = "match" if strong else "candidate"
         return Match(title_id, seg.query_start, seg.query_end, seg.ref_start, seg.ref_end,
-                     seg.score, decision, {MODALITY: seg.score})
+                     seg.score, "match" if strong else "candidate", dict(seg.modalities))
 
 
 def _dedupe(segments: list[tuple[str, AlignedSegment]]) -> list[tuple[str, AlignedSegment]]:
     """Per title, each stretch of the query is explained by its best alignment only: a segment
-    mostly inside a stronger one (similarity x duration) of the same title (a repeated shot, a neighbouring offset, the
-    other orientation) is dropped. Other titles keep theirs: near-duplicates are all reported."""
+    mostly inside a stronger one (score x duration) of the same title (a repeated shot, a
+    neighbouring offset, the other orientation) is dropped. Other titles keep theirs:
+    near-duplicate titles are all reported."""
     kept: list[tuple[str, AlignedSegment]] = []
     for title_id, seg in sorted(segments, key=lambda item: (-_evidence(item[1]), item[1].query_start)):
         if not any(t == title_id and _overlap(seg, k) > 0.5 for t, k in kept):

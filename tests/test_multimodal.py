@@ -1,0 +1,61 @@
+"""One intact modality is enough: soundtrack-only and picture-only copies, subtitles, and
+silence, black or unrelated music never matching on their own."""
+
+import shutil
+
+import pytest
+
+from conftest import AUDIO, DATA, VIDEO
+from fp.data.edits import Clip, black_picture, pirate, swap_soundtrack
+
+DOC = "psd_tv_documentary.mp4"
+ECHO = "mejs_echo-hereweare.webm"
+
+
+def best_for(report, title):
+    found = [m for m in report.matches if m.title_id == title and m.decision == "match"]
+    assert found, report.to_dict()
+    return found[0]
+
+
+@pytest.mark.parametrize("title, start, duration", [(DOC, 3.0, 15.0), (ECHO, 10.0, 20.0)])
+def test_audio_only_copy_with_black_picture_is_found_in_place(matcher, tmp_path, title, start, duration):
+    copy = black_picture(Clip(str(VIDEO / title), start, duration), tmp_path / "black.mp4")
+    m = best_for(matcher.match(copy), title)
+    assert m.query_start == pytest.approx(0.0, abs=1.0) and m.query_end == pytest.approx(duration, abs=1.0)
+    assert m.ref_start == pytest.approx(start, abs=1.0) and m.ref_end == pytest.approx(start + duration, abs=1.0)
+    assert m.modalities["visual"] is None and m.modalities["audio"] > 0.5
+
+
+def test_picture_only_copy_with_unrelated_music_is_found(matcher, tmp_path):
+    copy = swap_soundtrack(Clip(str(VIDEO / ECHO), 5.0, 20.0),
+                           str(AUDIO / "librosa_Kevin_MacLeod_-_Vibe_Ace.ogg"), tmp_path / "swap.mp4")
+    m = best_for(matcher.match(copy), ECHO)
+    assert m.ref_start == pytest.approx(5.0, abs=1.0)
+    assert m.modalities["visual"] > 0.5 and m.modalities["audio"] < 0.3
+
+
+def test_pal_speedup_with_noise_on_the_soundtrack_is_found(matcher, tmp_path):
+    copy = black_picture(Clip(str(VIDEO / ECHO), 12.0, 20.0), tmp_path / "pal.mp4",
+                         audio_filter="asetrate=44100*25/24,aresample=44100", noise_snr_db=10.0)
+    m = best_for(matcher.match(copy), ECHO)
+    assert m.modalities["audio"] is not None
+    assert 11.0 <= m.ref_start <= 21.0
+
+
+def test_sidecar_subtitles_give_a_text_score(matcher, tmp_path):
+    copy = pirate(Clip(str(VIDEO / DOC), 4.0, 16.0), tmp_path / "fansub.mp4", edits=["crop10"])
+    shutil.copy(DATA / "documentary-fansub.srt", tmp_path / "fansub.srt")
+    m = best_for(matcher.match(copy), DOC)
+    assert m.modalities["text"] is not None and m.modalities["text"] > 0.6
+    assert m.ref_start == pytest.approx(4.0, abs=1.0)
+
+
+@pytest.mark.parametrize("kind", ["silence", "music"])
+def test_silence_black_and_unrelated_music_give_no_match(matcher, tmp_path, kind):
+    if kind == "silence":
+        path = black_picture(None, tmp_path / "silence.mp4", duration=20.0)
+    else:
+        path = black_picture(Clip(str(AUDIO / "librosa_Karissa_Hobbs_-_Lets_Go_Fishin.ogg"), 30.0, 25.0),
+                             tmp_path / "music.mp4")
+    assert not matcher.match(path).found
