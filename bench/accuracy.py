@@ -19,7 +19,7 @@ from pathlib import Path
 
 from fp.config import Config
 from fp.data import probe
-from fp.data.edits import Clip, pirate, splice
+from fp.data.edits import Clip, black_picture, pirate, splice, swap_soundtrack
 from fp.index import index_catalogue
 from fp.matcher import Matcher
 
@@ -34,12 +34,15 @@ OUTSIDE = ["askany_yoga.mp4", "videollama_boat.mp4", "mdn_flower.mp4", "facerec_
            "askany_jesse_dance.mp4", "videollama2_1034346401.mp4", "mmaction2_test_pool.mp4",
            "videollama_applausing.mp4", "askany_hitting_baseball.mp4"]
 EDIT_CHOICES = [["crop10"], ["crop20"], ["letterbox"], ["pillarbox"], ["logo"], ["colour"], ["blur"],
-                ["noise"], ["rotate"], ["crop10", "logo"], ["colour", "noise"], ["letterbox", "blur"]]
+                ["noise"], ["rotate"], ["flip"], ["crop10", "logo"], ["colour", "noise"],
+                ["letterbox", "blur"], ["flip", "crop10"], ["pal"], ["ntsc", "logo"], ["black"], ["swap"]]
+SPEEDS = {"pal": 25 / 24, "ntsc": 24 / 25}
+MUSIC = MEDIA.parent / "audio" / "librosa_Kevin_MacLeod_-_Vibe_Ace.ogg"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--queries", type=int, default=36)
+    parser.add_argument("--queries", type=int, default=48)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     rng = random.Random(args.seed)
@@ -52,17 +55,25 @@ def main() -> None:
         print(f"catalogue: {len(summary.added)} titles, {summary.media_seconds:.0f} s "
               f"({summary.media_seconds / summary.wall_seconds:.1f}x real time)")
         jobs = []
+        voiced = [t for t in CATALOGUE if probe(MEDIA / t).has_audio]
         for i in range(args.queries):
-            title = rng.choice(CATALOGUE)
+            edits = rng.choice(EDIT_CHOICES)
+            title = rng.choice(voiced if edits == ["black"] else CATALOGUE)
             length = probe(MEDIA / title).duration
             duration = min(rng.uniform(6, 20), length - 1)
             start = rng.uniform(0, length - duration)
-            edits = rng.choice(EDIT_CHOICES)
             height, crf = rng.choice([(360, 35), (240, 30), (480, 40)])
-            copy = pirate(Clip(str(MEDIA / title), start, duration), tmp / f"q{i}.mp4", edits=edits,
-                          height=height, crf=crf)
+            clip = Clip(str(MEDIA / title), start, duration)
+            if edits == ["black"]:  # the soundtrack alone
+                copy = black_picture(clip, tmp / f"q{i}.mp4")
+            elif edits == ["swap"]:  # the picture alone, over other music
+                copy = swap_soundtrack(clip, str(MUSIC), tmp / f"q{i}.mp4", height=height)
+            else:
+                speed = next((SPEEDS[e] for e in edits if e in SPEEDS), 1.0)
+                copy = pirate(clip, tmp / f"q{i}.mp4", edits=[e for e in edits if e not in SPEEDS],
+                              height=height, crf=crf, speed=speed)
             offset = 0.0
-            if rng.random() < 0.5:
+            if edits != ["black"] and rng.random() < 0.5:
                 host = MEDIA / rng.choice(OUTSIDE)
                 offset = rng.uniform(2, 6)
                 copy = splice([Clip(str(host), 0, offset), Clip(str(copy), 0, duration),

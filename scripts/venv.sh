@@ -19,6 +19,8 @@ if [ ! -f "$venv/.complete" ]; then
   "$venv/bin/pip" install -q --upgrade pip >&2
   "$venv/bin/pip" install -q -c constraints.txt ".[test]" >&2
   touch "$venv/.complete"
+  # keep this environment and the one used before it; older ones are 5 GB each
+  ls -1dt "$root"/*/ 2>/dev/null | tail -n +3 | xargs -r rm -rf
 fi
 "$venv/bin/pip" install -q --no-deps -c constraints.txt -e . >&2
 ln -sfn "$venv" .venv

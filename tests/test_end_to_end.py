@@ -85,3 +85,21 @@ def test_excerpt_of_outside_video_gives_no_match(matcher, tmp_path):
     copy = pirate(Clip(str(VIDEO / "intel_one-by-one-person-detection.mp4"), 40, 25),
                   tmp_path / "clean.mp4", edits=["crop10"], crf=35)
     assert not matcher.match(copy).found
+
+
+def test_mirrored_copy_is_found(matcher, tmp_path):
+    copy = pirate(Clip(str(VIDEO / "psd_testvideo.mp4"), 4.0, 14.0), tmp_path / "flip.mp4",
+                  edits=["flip", "crop10"], crf=35)
+    [best] = matches_of(matcher.match(copy), "psd_testvideo.mp4")[:1]
+    assert best.ref_start == pytest.approx(4.0, abs=1.0) and best.ref_end == pytest.approx(18.0, abs=1.0)
+
+
+@pytest.mark.parametrize("speed", [25 / 24, 24 / 25])
+def test_pal_speed_change_is_found_with_both_ranges(matcher, tmp_path, speed):
+    """25/24: a 24 fps film played at 25 fps (and back): 20 s of the original last 20 / speed s."""
+    copy = pirate(Clip(str(VIDEO / "videohash_nasa_rocket.mkv"), 10.0, 24.0), tmp_path / "pal.mp4",
+                  speed=speed, crf=32)
+    [best] = matches_of(matcher.match(copy), "videohash_nasa_rocket.mkv")[:1]
+    assert best.query_start == pytest.approx(0.0, abs=1.0)
+    assert best.query_end == pytest.approx(24.0 / speed, abs=1.0)
+    assert best.ref_start == pytest.approx(10.0, abs=1.0) and best.ref_end == pytest.approx(34.0, abs=1.0)

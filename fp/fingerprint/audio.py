@@ -118,7 +118,7 @@ class AudioEncoder:
 
     @torch.inference_mode()
     def encode(self, windows: np.ndarray, batch: int = 256) -> np.ndarray:
-        out = [self.model(torch.from_numpy(np.ascontiguousarray(windows[i:i + batch])).to(self.device))
+        out = [self.model(torch.from_numpy(np.array(windows[i:i + batch], np.float32)).to(self.device))
                for i in range(0, len(windows), batch)]
         return torch.cat(out).float().cpu().numpy() if out else np.zeros((0, self.dim), np.float32)
 

@@ -122,14 +122,24 @@ class Fingerprinter:
 
     def visual_track(self, info: MediaInfo, *, honour_rotation: bool = True,
                      on_progress: Callable[[float], None] | None = None) -> FeatureTrack:
+        return self.visual_tracks(info, honour_rotation=honour_rotation, on_progress=on_progress)[0]
+
+    def visual_tracks(self, info: MediaInfo, *, honour_rotation: bool = True, mirrored: bool = False,
+                      on_progress: Callable[[float], None] | None = None) -> list[FeatureTrack]:
+        """The picture's track; with `mirrored`, also the track of its horizontal mirror image
+        (from the same decoding pass)."""
         cfg = self.config
         step = 1.0 / cfg.frame_rate
-        vectors, valid = [], []
+        vectors: list[list[np.ndarray]] = [[], []]
+        valid = []
         decoded = 0
         for frames in prefetch(iter_frames(info, cfg.frame_rate, cfg.frame_size,
                                            honour_rotation=honour_rotation)):
             valid.append(~blank_mask(frames, cfg.blank_std))
-            vectors.append(self.visual.encode(fill_frames(frames)))
+            filled = fill_frames(frames)
+            vectors[0].append(self.visual.encode(filled))
+            if mirrored:
+                vectors[1].append(self.visual.encode(filled[:, :, ::-1]))
             decoded += len(frames)
             if on_progress:
                 on_progress(min(decoded * step, info.duration))
@@ -139,7 +149,8 @@ class Fingerprinter:
         if decoded * step < MIN_DECODED_FRACTION * expected - 2 * step:
             raise MediaError(f"{info.path}: truncated or corrupt: only {decoded * step:.1f} s of "
                              f"{expected:.1f} s could be decoded")
-        return FeatureTrack("visual", step, np.concatenate(vectors), np.concatenate(valid))
+        mask = np.concatenate(valid)
+        return [FeatureTrack("visual", step, np.concatenate(v), mask) for v in vectors if v]
 
     def fingerprint(self, source: str | MediaInfo, *, honour_rotation: bool = True,
                     on_progress: Callable[[float], None] | None = None) -> VideoFingerprint:
@@ -154,11 +165,18 @@ class Fingerprinter:
                 tracks[track.modality] = track
         return self._with_shots(info, tracks)
 
-    def reoriented(self, fingerprint: VideoFingerprint, honour_rotation: bool) -> VideoFingerprint:
-        """The same video with its picture decoded in another orientation (sound and text reused)."""
-        tracks = dict(fingerprint.tracks)
-        tracks["visual"] = self.visual_track(fingerprint.info, honour_rotation=honour_rotation)
-        return self._with_shots(fingerprint.info, tracks)
+    def picture_variants(self, info: MediaInfo) -> list[VideoFingerprint]:
+        """A suspect as it is and as its edits may have turned it: mirrored and, when it carries a
+        rotation tag (which copies add or strip), with the tag ignored. Sound and text are shared."""
+        tracks = {}
+        for track in (self.audio_track(info), self.text_track(info)):
+            if track is not None:
+                tracks[track.modality] = track
+        out = []
+        for honour in [True, False] if info.rotation else [True]:
+            for picture in self.visual_tracks(info, honour_rotation=honour, mirrored=True):
+                out.append(self._with_shots(info, {"visual": picture, **tracks}))
+        return out
 
     def _with_shots(self, info: MediaInfo, tracks: dict[str, FeatureTrack]) -> VideoFingerprint:
         cfg = self.config

@@ -8,6 +8,7 @@ from collections import OrderedDict
 
 from fp.config import Config
 from fp.data.probe import probe
+from fp.errors import MediaError
 from fp.fingerprint.extract import Fingerprinter
 from fp.fingerprint.types import FeatureTrack, VideoFingerprint
 from fp.index.store import IndexStore
@@ -63,11 +64,13 @@ class Matcher:
         `min_score` is listed).
         """
         info = probe(path)
-        fingerprint = self.fingerprinter.fingerprint(info)
-        segments = self._segments(fingerprint)
-        if info.rotation:  # a rotation tag may be added or stripped by whoever made the copy
-            segments += self._segments(self.fingerprinter.reoriented(fingerprint, honour_rotation=False))
-        matches = [self._decide(title_id, seg) for title_id, seg in _dedupe(segments)]
+        if not info.has_video:
+            raise MediaError(f"{info.path}: has no video stream")
+        segments = []
+        for variant in self.fingerprinter.picture_variants(info):  # as is, mirrored, untagged
+            segments += self._segments(variant)
+        chained = _chain(_dedupe(segments), self.config.gap_seconds)
+        matches = [self._decide(title_id, seg) for title_id, seg in chained]
         if min_score is None:
             kept = [m for m in matches if m.decision == "match"]
         else:
@@ -118,6 +121,41 @@ def _dedupe(segments: list[tuple[str, AlignedSegment]]) -> list[tuple[str, Align
         if not any(t == title_id and _overlap(seg, k) > 0.5 for t, k in kept):
             kept.append((title_id, seg))
     return kept
+
+
+def _chain(segments: list[tuple[str, AlignedSegment]], gap: float) -> list[tuple[str, AlignedSegment]]:
+    """Join consecutive pieces of one copy: same title, close in the query, and the reference
+    advancing as the query does give or take 10 % (a copy sped up or slowed down, PAL 25/24
+    included, aligns as a run of pieces whose offsets drift)."""
+    by_title: dict[str, list[AlignedSegment]] = {}
+    for title_id, seg in segments:
+        by_title.setdefault(title_id, []).append(seg)
+    out = []
+    for title_id, segs in by_title.items():
+        segs.sort(key=lambda s: s.query_start)
+        current = segs[0]
+        for seg in segs[1:]:
+            q_gap = seg.query_start - current.query_end
+            span_q = seg.query_end - current.query_start
+            span_r = seg.ref_end - current.ref_start
+            if -1.0 <= q_gap <= gap and seg.ref_start >= current.ref_start and span_q > 0 \
+                    and abs(span_r / span_q - 1.0) <= 0.1:
+                current = _join(current, seg)
+            else:
+                out.append((title_id, current))
+                current = seg
+        out.append((title_id, current))
+    return out
+
+
+def _join(a: AlignedSegment, b: AlignedSegment) -> AlignedSegment:
+    wa, wb = a.query_end - a.query_start, b.query_end - b.query_start
+    modalities = {}
+    for m in set(a.modalities) | set(b.modalities):
+        va, vb = a.modalities.get(m), b.modalities.get(m)
+        modalities[m] = (va if vb is None else vb if va is None else (va * wa + vb * wb) / (wa + wb))
+    return AlignedSegment(a.query_start, max(a.query_end, b.query_end), a.ref_start,
+                          max(a.ref_end, b.ref_end), (a.score * wa + b.score * wb) / (wa + wb), modalities)
 
 
 def _evidence(seg: AlignedSegment) -> float:

@@ -1,0 +1,82 @@
+"""Property tests: the subtitle parser, voting and alignment, and the JSON output never crash
+and always return well-formed answers, whatever the input."""
+
+import json
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from fp.data.subtitles import decode_text, parse_cues
+from fp.fingerprint.types import FeatureTrack
+from fp.matcher.align import Scale, align
+from fp.matcher.types import Match, MatchReport
+
+timestamp = st.builds(lambda h, m, s, ms, sep: f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}",
+                      st.integers(0, 99), st.integers(0, 99), st.integers(0, 99), st.integers(0, 999),
+                      st.sampled_from([",", "."]))
+cue = st.builds(lambda a, b, text, junk: f"{junk}\n{a} --> {b}\n{text}\n", timestamp, timestamp,
+                st.text(max_size=40), st.text(max_size=10))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(cue, max_size=8), st.text(max_size=200))
+def test_subtitle_parser_returns_sane_cues(cues, noise):
+    doc = noise + "\n\n" + "\n".join(cues)
+    parsed = parse_cues(doc)
+    assert all(c.start >= 0 and c.end > c.start and c.text and "\n" not in c.text for c in parsed)
+    assert [c.start for c in parsed] == sorted(c.start for c in parsed)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=400))
+def test_any_bytes_decode_to_text(data):
+    assert isinstance(decode_text(data), str)
+    parse_cues(decode_text(data))
+
+
+def track(vectors, valid, modality="visual"):
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors = np.where(norms > 1e-6, vectors / np.maximum(norms, 1e-6), 0).astype(np.float32)
+    return FeatureTrack(modality, 0.5, vectors, valid)
+
+
+vecs = st.integers(1, 60).flatmap(lambda n: st.tuples(
+    arrays(np.float32, (n, 4), elements=st.floats(-1, 1, width=32)),
+    arrays(np.bool_, (n,))))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(vecs, vecs, st.floats(-40, 40), st.booleans())
+def test_alignment_ranges_stay_inside_both_files(q, r, offset, with_audio):
+    scales = {"visual": Scale(0.42, 0.6, 0.42, 0.6), "audio": Scale(0.6, 0.72, 0.42, 0.6)}
+    query = {"visual": track(*q)}
+    ref = {"visual": track(*r)}
+    if with_audio:
+        query["audio"], ref["audio"] = track(*q, "audio"), track(*r, "audio")
+    q_dur, r_dur = len(q[0]) * 0.5, len(r[0]) * 0.5
+    for seg in align(query, ref, offset, scales, radius=3.0, frame_threshold=0.42, agreement_bonus=0.05,
+                     gap_seconds=1.0, min_seconds=1.0, min_score=0.4, ref_duration=r_dur,
+                     query_duration=q_dur):
+        assert 0 <= seg.query_start < seg.query_end <= q_dur + 1e-6
+        assert 0 <= seg.ref_start <= seg.ref_end <= r_dur + 1e-6
+        assert 0.4 <= seg.score <= 1.0
+        assert all(v is None or -1.0001 <= v <= 1.0001 for v in seg.modalities.values())
+
+
+names = st.text(min_size=1, max_size=30)
+
+
+@settings(max_examples=100, deadline=None)
+@given(names, st.floats(0, 1e5), st.lists(st.tuples(names, st.floats(0, 1e4), st.floats(0, 1e4),
+                                                    st.floats(0, 1), st.sampled_from(["match", "candidate"])),
+                                          max_size=5))
+def test_json_output_round_trips(path, duration, rows):
+    report = MatchReport(path, duration, [Match(t, a, a + 1, b, b + 1, s, d, {"visual": s, "audio": None})
+                                          for t, a, b, s, d in rows])
+    data = json.loads(json.dumps(report.to_dict()))
+    assert data["query"]["path"] == path and len(data["matches"]) == len(rows)
+    for m in data["matches"]:
+        assert set(m) >= {"title_id", "query_start", "query_end", "ref_start", "ref_end", "score",
+                          "decision", "modalities"}
