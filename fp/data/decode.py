@@ -101,7 +101,7 @@ def iter_frames(
     source = ffmpeg.input(info.path, **({} if honour_rotation else {"noautorotate": None}))
     args = (
         source[str(info.video_stream)]
-        .filter("fps", fps=fps)
+        .filter("fps", fps=fps, eof_action="pass")  # a single-frame video still yields its frame
         .filter("scale", size, size, flags="area")
         .output("pipe:", format="rawvideo", pix_fmt="rgb24")
         .global_args("-nostdin", "-v", "error")

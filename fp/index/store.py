@@ -8,6 +8,11 @@ Layout of `DIR`:
 Every title is written in one DuckDB transaction, so a run killed at any point leaves the
 titles committed before it intact; FAISS files are written atomically and checked against the
 database's shot ids when opened.
+
+DuckDB lets one process at a time open the file for writing, and none read meanwhile, so no
+connection is held longer than one read or one commit: `fp match` reads while `fp index` is
+fingerprinting its next title, and sees the index as of the last commit (connections retry for
+a while when the other side holds the file).
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,6 +38,8 @@ from fp.index.vectors import VectorIndex
 
 DB_NAME = "fp.duckdb"
 LOCK_NAME = "write.lock"
+BUSY_TIMEOUT = 60.0
+"""Seconds a connection waits for another process to release the database."""
 SCHEMA_VERSION = "1"
 
 SCHEMA = """
@@ -78,13 +87,18 @@ class ShotTable:
         return np.searchsorted(self.shot_ids, ids)
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    titles: list[TitleRecord]
+    shots: ShotTable
+    vectors: dict[str, VectorIndex]
+
+
 class IndexStore:
     """Open with :meth:`open` (read-only) or :meth:`open_for_writing`; use as a context manager."""
 
-    def __init__(self, root: Path, con: duckdb.DuckDBPyConnection, config: Config,
-                 writable: bool, lock_handle=None):
+    def __init__(self, root: Path, config: Config, writable: bool, lock_handle=None):
         self.root = root
-        self.con = con
         self.config = config
         self.writable = writable
         self._lock = lock_handle
@@ -97,7 +111,11 @@ class IndexStore:
         if not (root / DB_NAME).is_file():
             raise IndexStoreError(f"{root}: no fp index here (create one with `fp index CATALOGUE --index {root}`)")
         con = cls._connect(root, read_only=True)
-        return cls(root, con, cls._read_config(con, root), writable=False)
+        try:
+            config = cls._read_config(con, root)
+        finally:
+            con.close()
+        return cls(root, config, writable=False)
 
     @classmethod
     def open_for_writing(cls, root: str | os.PathLike, config: Config) -> IndexStore:
@@ -116,31 +134,49 @@ class IndexStore:
                                   "wait for it to finish") from exc
         try:
             con = cls._connect(root, read_only=False)
-            con.execute(SCHEMA)
-            stored = con.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
-            if stored is None:
-                now = datetime.now(timezone.utc).isoformat()
-                con.executemany("INSERT INTO meta VALUES (?, ?)", [
-                    ("config", config.to_json()), ("schema_version", SCHEMA_VERSION),
-                    ("created_at", now), ("fp_version", __version__), ("next_shot_id", "1")])
-            else:
-                Config.from_json(stored[0]).check_compatible(config, "this indexing run")
+            try:
+                con.execute(SCHEMA)
+                stored = con.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
+                if stored is None:
+                    now = datetime.now(timezone.utc).isoformat()
+                    con.executemany("INSERT INTO meta VALUES (?, ?)", [
+                        ("config", config.to_json()), ("schema_version", SCHEMA_VERSION),
+                        ("created_at", now), ("fp_version", __version__), ("next_shot_id", "1")])
+                else:
+                    Config.from_json(stored[0]).check_compatible(config, "this indexing run")
+            finally:
+                con.close()
         except BaseException:
             lock.close()
             raise
-        return cls(root, con, config, writable=True, lock_handle=lock)
+        return cls(root, config, writable=True, lock_handle=lock)
 
     @staticmethod
-    def _connect(root: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    def _connect(root: Path, read_only: bool, timeout: float = BUSY_TIMEOUT) -> duckdb.DuckDBPyConnection:
+        deadline = time.monotonic() + timeout
+        delay = 0.02
+        while True:
+            try:
+                return duckdb.connect(str(root / DB_NAME), read_only=read_only)
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower():
+                    raise IndexStoreError(f"{root}: cannot open index database ({exc})") from exc
+                if time.monotonic() > deadline:
+                    raise IndexStoreError(f"{root}: the index is busy (another fp process has held it "
+                                          f"for {timeout:.0f} s); try again later") from exc
+            except duckdb.Error as exc:
+                raise IndexStoreError(f"{root}: index database is unreadable ({exc})") from exc
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+    @contextmanager
+    def _session(self):
+        """A connection for one read or one commit, closed right after."""
+        con = self._connect(self.root, read_only=not self.writable)
         try:
-            return duckdb.connect(str(root / DB_NAME), read_only=read_only)
-        except duckdb.IOException as exc:
-            if "lock" in str(exc).lower():
-                raise IndexStoreError(f"{root}: the index is busy (another fp process holds it); "
-                                      "try again when it finishes") from exc
-            raise IndexStoreError(f"{root}: cannot open index database ({exc})") from exc
-        except duckdb.Error as exc:
-            raise IndexStoreError(f"{root}: index database is unreadable ({exc})") from exc
+            yield con
+        finally:
+            con.close()
 
     @staticmethod
     def _read_config(con: duckdb.DuckDBPyConnection, root: Path) -> Config:
@@ -155,7 +191,6 @@ class IndexStore:
     def close(self) -> None:
         if self.writable:
             self.save_vectors()
-        self.con.close()
         if self._lock is not None:
             self._lock.close()
 
@@ -167,35 +202,62 @@ class IndexStore:
 
     # ---------------------------------------------------------------- reading
     def meta(self) -> dict[str, str]:
-        return dict(self.con.execute("SELECT key, value FROM meta").fetchall())
+        with self._session() as con:
+            return dict(con.execute("SELECT key, value FROM meta").fetchall())
 
     def titles(self) -> list[TitleRecord]:
-        rows = self.con.execute(
+        with self._session() as con:
+            return self._titles(con)
+
+    @staticmethod
+    def _titles(con) -> list[TitleRecord]:
+        rows = con.execute(
             "SELECT title_id, path, duration, fps, width, height, size_bytes, mtime_ns, "
             "content_hash, added_at FROM titles ORDER BY title_id").fetchall()
         return [TitleRecord(*row) for row in rows]
+
+    def snapshot(self, modalities: tuple[str, ...]) -> Snapshot:
+        """Titles, shots and k-NN indexes read in one go: a consistent state even while another
+        process keeps committing titles."""
+        with self._session() as con:
+            return Snapshot(self._titles(con), self._shot_table(con),
+                            {m: v for m in modalities if (v := self._vectors_of(con, m)) is not None})
 
     def title(self, title_id: str) -> TitleRecord | None:
         return next((t for t in self.titles() if t.title_id == title_id), None)
 
     def counts(self) -> dict[str, float]:
-        titles, hours = self.con.execute(
-            "SELECT count(*), coalesce(sum(duration), 0) / 3600 FROM titles").fetchone()
-        shots = self.con.execute("SELECT count(*) FROM shots").fetchone()[0]
+        with self._session() as con:
+            titles, hours = con.execute(
+                "SELECT count(*), coalesce(sum(duration), 0) / 3600 FROM titles").fetchone()
+            shots = con.execute("SELECT count(*) FROM shots").fetchone()[0]
         return {"titles": titles, "hours": hours, "shots": shots}
 
+    def tracks(self, title_id: str, content_hash: str | None = None) -> dict[str, FeatureTrack]:
+        """A title's tracks by modality; with `content_hash`, only if the title still has it (a
+        reader keeps answering from the state it opened even if the title was replaced since)."""
+        with self._session() as con:
+            rows = con.execute(
+                "SELECT t.modality, t.step, t.start_s, t.n, t.dim, t.vectors, t.valid FROM tracks t "
+                "JOIN titles USING (title_id) WHERE title_id = ? AND (? IS NULL OR content_hash = ?)",
+                [title_id, content_hash, content_hash]).fetchall()
+        return {row[0]: self._track(*row) for row in rows}
+
     def track(self, title_id: str, modality: str) -> FeatureTrack | None:
-        row = self.con.execute(
-            "SELECT step, start_s, n, dim, vectors, valid FROM tracks "
-            "WHERE title_id = ? AND modality = ?", [title_id, modality]).fetchone()
-        if row is None:
-            return None
-        step, start, n, dim, vectors, valid = row
+        return self.tracks(title_id).get(modality)
+
+    @staticmethod
+    def _track(modality: str, step, start, n, dim, vectors, valid) -> FeatureTrack:
         vecs = np.frombuffer(vectors, np.float16).reshape(n, dim).astype(np.float32)
         return FeatureTrack(modality, step, vecs, np.frombuffer(valid, np.bool_).copy(), start)
 
     def shot_table(self) -> ShotTable:
-        rows = self.con.execute(
+        with self._session() as con:
+            return self._shot_table(con)
+
+    @staticmethod
+    def _shot_table(con) -> ShotTable:
+        rows = con.execute(
             "SELECT shot_id, title_id, start_s, end_s FROM shots ORDER BY shot_id").fetchall()
         title_ids = sorted({r[1] for r in rows})
         position = {t: i for i, t in enumerate(title_ids)}
@@ -209,29 +271,30 @@ class IndexStore:
 
     def vectors(self, modality: str) -> VectorIndex | None:
         """The k-NN index of one modality, brought in line with the database if stale."""
-        if modality in self._vectors:
-            return self._vectors[modality]
-        dims = self.con.execute("SELECT DISTINCT dim FROM shot_vectors WHERE modality = ?",
-                                [modality]).fetchall()
+        if modality not in self._vectors:
+            with self._session() as con:
+                self._vectors[modality] = self._vectors_of(con, modality)
+        return self._vectors[modality]
+
+    def _vectors_of(self, con, modality: str) -> VectorIndex | None:
+        dims = con.execute("SELECT DISTINCT dim FROM shot_vectors WHERE modality = ?",
+                           [modality]).fetchall()
         if not dims:
             return None
         dim = int(dims[0][0])
         index = VectorIndex.load(self._vector_path(modality), dim) or VectorIndex(dim)
-        wanted = np.array([r[0] for r in self.con.execute(
+        wanted = np.array([r[0] for r in con.execute(
             "SELECT shot_id FROM shot_vectors WHERE modality = ?", [modality]).fetchall()], np.int64)
         have = index.ids()
         index.remove(np.setdiff1d(have, wanted))
         missing = np.setdiff1d(wanted, have)
         for lo in range(0, len(missing), 50_000):
             chunk = missing[lo:lo + 50_000]
-            self.con.execute("CREATE OR REPLACE TEMP TABLE want AS SELECT unnest(?::BIGINT[]) AS id",
-                             [chunk.tolist()])
-            rows = self.con.execute(
-                "SELECT v.shot_id, v.vector FROM shot_vectors v JOIN want ON v.shot_id = want.id "
-                "WHERE v.modality = ?", [modality]).fetchall()
+            rows = con.execute(
+                "SELECT shot_id, vector FROM shot_vectors WHERE modality = ? "
+                "AND list_contains(?::BIGINT[], shot_id)", [modality, chunk.tolist()]).fetchall()
             index.add(np.array([r[0] for r in rows], np.int64),
                       np.stack([np.frombuffer(r[1], np.float32) for r in rows]))
-        self._vectors[modality] = index
         return index
 
     def _vector_path(self, modality: str) -> Path:
@@ -247,10 +310,15 @@ class IndexStore:
         """Insert or replace one title, atomically."""
         self._require_writable()
         info: MediaInfo = fingerprint.info
-        con = self.con
+        with self._session() as con:
+            self._write_title(con, title_id, info, fingerprint, content_hash, mtime_ns)
+        self._vectors.clear()
+
+    def _write_title(self, con, title_id: str, info: MediaInfo, fingerprint: VideoFingerprint,
+                     content_hash: str, mtime_ns: int) -> None:
         con.execute("BEGIN TRANSACTION")
         try:
-            self._delete_title_rows(title_id)
+            self._delete_title_rows(con, title_id)
             next_id = int(con.execute("SELECT value FROM meta WHERE key = 'next_shot_id'").fetchone()[0])
             width, height = info.display_size
             con.execute("INSERT INTO titles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
@@ -277,28 +345,29 @@ class IndexStore:
         except BaseException:
             con.execute("ROLLBACK")
             raise
-        self._vectors.clear()
 
     def touch_title(self, title_id: str, path: str, mtime_ns: int) -> None:
         """Record a new location or modification time for unchanged content."""
         self._require_writable()
-        self.con.execute("UPDATE titles SET path = ?, mtime_ns = ? WHERE title_id = ?",
-                         [str(Path(path).resolve()), mtime_ns, title_id])
+        with self._session() as con:
+            con.execute("UPDATE titles SET path = ?, mtime_ns = ? WHERE title_id = ?",
+                        [str(Path(path).resolve()), mtime_ns, title_id])
 
     def remove_title(self, title_id: str) -> None:
         """Remove a title with its shots, vectors and tracks, atomically."""
         self._require_writable()
-        self.con.execute("BEGIN TRANSACTION")
-        try:
-            self._delete_title_rows(title_id)
-            self.con.execute("COMMIT")
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
+        with self._session() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                self._delete_title_rows(con, title_id)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
         self._vectors.clear()
 
-    def _delete_title_rows(self, title_id: str) -> None:
-        con = self.con
+    @staticmethod
+    def _delete_title_rows(con, title_id: str) -> None:
         con.execute("DELETE FROM shot_vectors WHERE shot_id IN "
                     "(SELECT shot_id FROM shots WHERE title_id = ?)", [title_id])
         for table in ("shots", "tracks", "titles"):
@@ -308,8 +377,9 @@ class IndexStore:
         """Bring every modality's FAISS file in line with the database."""
         self._require_writable()
         self._vectors.clear()
-        modalities = [r[0] for r in self.con.execute(
-            "SELECT DISTINCT modality FROM shot_vectors").fetchall()]
+        with self._session() as con:
+            modalities = [r[0] for r in con.execute(
+                "SELECT DISTINCT modality FROM shot_vectors").fetchall()]
         for modality in modalities:
             index = self.vectors(modality)
             if index is not None:

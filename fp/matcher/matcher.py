@@ -42,9 +42,10 @@ class Matcher:
         self.config = dataclasses.replace(config or Config(), **self.store.config.fingerprint_settings())
         self.fingerprinter = fingerprinter or Fingerprinter(self.config)
         self.scales = modality_scales(self.config)
-        self.table = self.store.shot_table()
-        self.indexes = {m: v for m in MODALITIES if (v := self.store.vectors(m)) is not None}
-        self.durations = {t.title_id: t.duration for t in self.store.titles()}
+        snapshot = self.store.snapshot(MODALITIES)
+        self.table, self.indexes = snapshot.shots, snapshot.vectors
+        self.durations = {t.title_id: t.duration for t in snapshot.titles}
+        self.hashes = {t.title_id: t.content_hash for t in snapshot.titles}
         self._tracks: OrderedDict[str, dict[str, FeatureTrack]] = OrderedDict()
 
     def close(self) -> None:
@@ -98,7 +99,7 @@ class Matcher:
         if title_id in self._tracks:
             self._tracks.move_to_end(title_id)
             return self._tracks[title_id]
-        tracks = {m: t for m in MODALITIES if (t := self.store.track(title_id, m)) is not None}
+        tracks = self.store.tracks(title_id, self.hashes[title_id])
         self._tracks[title_id] = tracks
         if len(self._tracks) > TRACK_CACHE:
             self._tracks.popitem(last=False)
