@@ -4,13 +4,15 @@
 PY := .venv/bin/python
 
 setup:
-	@bash scripts/ensure-ffmpeg.sh
+	@bash scripts/ensure-tools.sh ffmpeg=ffmpeg ffprobe=ffmpeg
 	@bash scripts/venv.sh >/dev/null
 
 demo: setup
 	@bash scripts/demo.sh
 
+# the tests also render reports in a real browser
 test: setup
+	@bash scripts/ensure-tools.sh chromium=chromium
 	$(PY) -m pytest -q
 
 bench: setup

@@ -30,9 +30,10 @@ echo
 echo "== 3. check suspects =="
 suspects=("$out/pirated_car.mp4" examples/suspects/bbb_480p_reupload.mp4 examples/suspects/bottle_detection_clean.mp4)
 status=0
-"$fp" match "${suspects[@]}" --index "$out/index" || status=$?
-"$fp" match "${suspects[@]}" --index "$out/index" --format json > "$out/report.jsonl" || true
+"$fp" match "${suspects[@]}" --index "$out/index" --report "$out/report.html" --report "$out/report.json" || status=$?
 echo
-echo "JSON report: $out/report.jsonl"
+echo "== 4. evidence =="
+echo "HTML reports (open in a browser): $out/report-*.html; JSON: $out/report-*.json"
+"$fp" history --index "$out/index" --limit 3
 # exit 0: a match was found (as it should be here); anything else is a failure of the demo
 exit "$status"

@@ -77,15 +77,16 @@ def make(kind, d):
         return excerpt(folder / "copie n°1 — final.mp4", "-c", "copy"), "match"
     if kind == "missing-path":
         return d / "nowhere" / "x.mp4", "no such file"
-    if kind == "directory":
-        return d, "not a regular file"
+    if kind == "empty-folder":
+        (d / "empty").mkdir()
+        return d / "empty", "no video files in this folder"
     raise AssertionError(kind)
 
 
 KINDS = ["zero-byte", "truncated-head", "garbage-tail", "text-as-mp4", "wrong-extension", "no-video-stream",
          "no-audio-stream", "single-frame", "huge-dimensions", "yuv444p", "gray-ffv1", "10-bit", "gif",
          "rotated-tag", "variable-frame-rate", "malformed-subtitles", "spaces-and-unicode", "missing-path",
-         "directory"]
+         "empty-folder"]
 
 
 @pytest.mark.parametrize("kind", KINDS)

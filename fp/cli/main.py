@@ -12,14 +12,20 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
 
 from fp import __version__
 from fp.cli.render import print_index_summary, print_report
 from fp.config import Config
+from fp.data.catalogue import scan_catalogue
 from fp.errors import FPError
 from fp.index.build import IndexEvent, index_catalogue
 from fp.index.store import IndexStore
 from fp.matcher.matcher import Matcher
+from fp.matcher.policy import DEFAULT_POLICY, Policy
+from fp.matcher.types import Match, MatchReport
+from fp.report.evidence import check
+from fp.report.render import clock, write_report
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Multimodal video fingerprinting: register a catalogue, find copies of it.")
@@ -31,9 +37,19 @@ INDEX_OPTION = typer.Option(Path("fp-index"), "--index", "-i", help="Index folde
                             envvar="FP_INDEX")
 
 
+class State:
+    quiet = False
+    verbose = False
+
+
 class Format(str, Enum):
     text = "text"
     json = "json"
+
+
+def say(message: str) -> None:
+    if not State.quiet:
+        err.print(message, markup=False)
 
 
 def fail(message: str) -> typer.Exit:
@@ -85,6 +101,7 @@ def index(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only errors and the summary."),
 ) -> None:
     """Fingerprint new and changed titles of CATALOGUE into the index (unchanged ones are skipped)."""
+    quiet = quiet or State.quiet
     config = None
     if encoder:
         config = dataclasses.replace(Config(), visual_encoder=encoder)
@@ -103,34 +120,180 @@ def index(
         raise typer.Exit(2)
 
 
+def suspects_of(paths: list[Path]) -> list[Path]:
+    """Files as given; folders are searched recursively for video files."""
+    out = []
+    for path in paths:
+        if path.is_dir():
+            found = [entry.path for entry in scan_catalogue(path)]
+            if not found:
+                raise FPError(f"{path}: no video files in this folder")
+            out += found
+        else:
+            out.append(path)
+    return out
+
+
+def report_paths(targets: list[Path], run_id: int | None, several: bool) -> list[Path]:
+    if not several:
+        return targets
+    return [t.with_name(f"{t.stem}-{run_id if run_id is not None else 'x'}{t.suffix}") for t in targets]
+
+
+def report_of(evidence: dict) -> MatchReport:
+    matches = [Match(m["title_id"], m["query_start"], m["query_end"], m["ref_start"], m["ref_end"],
+                     m["score"], m["decision"], m["modalities"]) for m in evidence["matches"]]
+    return MatchReport(evidence["query"]["path"], evidence["query"]["duration"], matches)
+
+
 @app.command()
 def match(
-    files: list[Path] = typer.Argument(..., help="Suspect video files."),
+    files: list[Path] = typer.Argument(..., help="Suspect video files or folders."),
     index_dir: Path = INDEX_OPTION,
     output: Format = typer.Option(Format.text, "--format", "-f", help="text or json (one object per file and line)."),
     min_score: float = typer.Option(None, "--min-score", min=0.0, max=1.0,
                                     help="Also list candidates scoring at least this."),
+    report: list[Path] = typer.Option([], "--report", "-r", help="Write a report: .html, .csv or .json "
+                                      "(repeatable; with several suspects the run id is added to the name)."),
+    policy_file: Path = typer.Option(None, "--policy", help="Policy file (TOML); see the README."),
+    history: bool = typer.Option(True, help="Record the run in the index's history."),
 ) -> None:
     """Find copied segments of catalogue titles in FILES. Exit 0: match found, 1: none, 2: error."""
     found = errors = False
     try:
+        policy = Policy.load(policy_file) if policy_file else DEFAULT_POLICY
         matcher = Matcher(index_dir)
+        suspects = suspects_of(files)
     except FPError as exc:
         raise fail(str(exc)) from None
-    with matcher:
-        for path in files:
+    rows = []
+    with matcher, Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                           console=err, transient=True, disable=State.quiet or not err.is_terminal) as bar:
+        task = bar.add_task("matching", total=len(suspects))
+        for path in suspects:
+            bar.update(task, description=f"matching {path.name}")
             try:
-                report = matcher.match(path, min_score=min_score)
+                evidence = check(matcher, path, policy=policy, min_score=min_score, record=history)
+                for target in report_paths(report, evidence["run_id"], len(suspects) > 1):
+                    write_report(evidence, target)
+                    say(f"report: {target}")
             except FPError as exc:
                 err.print(f"error: {exc}", markup=False)
                 errors = True
+                rows.append((str(path), "error", "", 0.0))
                 continue
-            found |= report.found
+            finally:
+                bar.advance(task)
+            result = report_of(evidence)
+            found |= result.found
+            best = evidence["titles"][0] if evidence["titles"] else None
+            rows.append((str(path), evidence["verdict"], best["title_id"] if best else "",
+                         best["matched_seconds"] if best else 0.0))
             if output is Format.json:
-                sys.stdout.write(json.dumps(report.to_dict()) + "\n")
+                sys.stdout.write(json.dumps({k: evidence[k] for k in ("query", "matches", "verdict", "run_id")}) + "\n")
             else:
-                print_report(out, report)
+                print_report(out, result)
+                if evidence["run_id"] is not None:
+                    say(f"verdict: {evidence['verdict']} (run {evidence['run_id']})")
+    if len(suspects) > 1 and output is Format.text:
+        table = Table(title="summary", show_edge=False)
+        for column in ("suspect", "verdict", "best title", "matched"):
+            table.add_column(column)
+        for path, verdict, title, seconds in rows:
+            table.add_row(path, verdict, title, clock(seconds) if title else "")
+        out.print(table)
     raise typer.Exit(2 if errors else 0 if found else 1)
+
+
+@app.command("history")
+def history_cmd(index_dir: Path = INDEX_OPTION,
+                limit: int = typer.Option(20, help="How many of the latest runs.")) -> None:
+    """List past `fp match` runs, newest first."""
+    try:
+        with IndexStore.open(index_dir) as store:
+            runs = store.runs(limit)
+    except FPError as exc:
+        raise fail(str(exc)) from None
+    table = Table(show_edge=False)
+    for column in ("run", "time (UTC)", "verdict", "suspect", "best title"):
+        table.add_column(column)
+    for run in runs:
+        titles = run.evidence.get("titles") or []
+        table.add_row(str(run.run_id), f"{run.created_at:%Y-%m-%d %H:%M:%S}", run.verdict, run.suspect_path,
+                      titles[0]["title_id"] if titles else "")
+    out.print(table)
+
+
+@app.command("report")
+def report_cmd(run_id: int = typer.Argument(..., help="A run id from `fp history`."),
+               index_dir: Path = INDEX_OPTION,
+               report: list[Path] = typer.Option([], "--report", "-r", help="Write .html, .csv or .json.")) -> None:
+    """Show a past run again, or render it as a report."""
+    try:
+        with IndexStore.open(index_dir) as store:
+            run = store.run(run_id)
+        if run is None:
+            raise FPError(f"no run {run_id} in {index_dir} (see `fp history`)")
+        for target in report:
+            write_report(run.evidence, target)
+            say(f"report: {target}")
+    except FPError as exc:
+        raise fail(str(exc)) from None
+    if not report:
+        print_report(out, report_of(run.evidence))
+        out.print(f"verdict: {run.verdict} (run {run.run_id}, {run.created_at:%Y-%m-%d %H:%M:%S} UTC)")
+
+
+@app.command("list")
+def list_cmd(index_dir: Path = INDEX_OPTION) -> None:
+    """List the titles of the index."""
+    try:
+        with IndexStore.open(index_dir) as store:
+            titles = store.titles()
+    except FPError as exc:
+        raise fail(str(exc)) from None
+    table = Table(show_edge=False)
+    for column in ("title id", "display title", "owner", "duration", "added (UTC)"):
+        table.add_column(column)
+    for t in titles:
+        table.add_row(t.title_id, t.metadata.get("title", ""), t.metadata.get("owner", ""), clock(t.duration),
+                      f"{t.added_at:%Y-%m-%d %H:%M}")
+    out.print(table)
+
+
+@app.command()
+def remove(title_id: str = typer.Argument(..., help="A title id from `fp list`."),
+           index_dir: Path = INDEX_OPTION) -> None:
+    """Remove a title from the index: its shots, vectors and tracks."""
+    try:
+        with IndexStore.open(index_dir) as reader:
+            config = reader.config
+            known = reader.title(title_id) is not None
+        if not known:
+            raise FPError(f"no title {title_id!r} in {index_dir} (see `fp list`)")
+        with IndexStore.open_for_writing(index_dir, config) as store:
+            store.remove_title(title_id)
+    except FPError as exc:
+        raise fail(str(exc)) from None
+    say(f"removed {title_id}")
+
+
+@app.command()
+def serve(index_dir: Path = INDEX_OPTION,
+          host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+          port: int = typer.Option(8000, help="Port to listen on."),
+          max_upload_mb: int = typer.Option(2048, help="Largest accepted upload, in MiB."),
+          timeout: float = typer.Option(900.0, help="Longest time one match may take, in seconds.")) -> None:
+    """Serve the HTTP API (POST /match, GET /titles, /runs/{id}, /runs/{id}/report, /healthz)."""
+    import uvicorn
+
+    from fp.service import create_app
+
+    try:
+        app_ = create_app(index_dir, max_upload_bytes=max_upload_mb << 20, match_timeout=timeout)
+    except FPError as exc:
+        raise fail(str(exc)) from None
+    uvicorn.run(app_, host=host, port=port, log_level="warning" if State.quiet else "info")
 
 
 @app.command()
@@ -157,8 +320,12 @@ def version_callback(value: bool) -> None:
 
 @app.callback()
 def main_options(version: bool = typer.Option(False, "--version", callback=version_callback,
-                                              is_eager=True, help="Show the version.")) -> None:
+                                              is_eager=True, help="Show the version."),
+                 quiet: bool = typer.Option(False, "--quiet", "-q", help="Only results and errors."),
+                 verbose: bool = typer.Option(False, "--verbose", "-v", help="More detail; tracebacks of "
+                                              "internal errors.")) -> None:
     """Multimodal video fingerprinting: register a catalogue, find copies of it."""
+    State.quiet, State.verbose = quiet, verbose
 
 
 def main() -> None:
@@ -171,8 +338,8 @@ def main() -> None:
         err.print("interrupted")
         sys.exit(130)
     except Exception as exc:  # a bug or an environment problem; never a bare traceback
-        if os.environ.get("FP_DEBUG"):
+        if os.environ.get("FP_DEBUG") or State.verbose:
             raise
-        err.print(f"error: internal error: {type(exc).__name__}: {exc} (set FP_DEBUG=1 for details)",
+        err.print(f"error: internal error: {type(exc).__name__}: {exc} (run with --verbose for details)",
                   markup=False)
         sys.exit(2)

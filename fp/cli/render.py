@@ -7,13 +7,7 @@ from rich.table import Table
 
 from fp.index.build import IndexSummary
 from fp.matcher.types import MatchReport
-
-
-def clock(seconds: float) -> str:
-    """1:02:03.5 / 2:03.5 style timestamps."""
-    minutes, secs = divmod(max(0.0, seconds), 60)
-    hours, minutes = divmod(int(minutes), 60)
-    return f"{hours}:{minutes:02d}:{secs:04.1f}" if hours else f"{minutes}:{secs:04.1f}"
+from fp.report.render import clock
 
 
 def print_report(console: Console, report: MatchReport) -> None:

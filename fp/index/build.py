@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from fp.config import Config
 from fp.data.catalogue import CatalogueEntry, file_sha256, scan_catalogue
 from fp.data.probe import probe
+from fp.data.sidecars import read_metadata
 from fp.errors import FPError
 from fp.fingerprint.extract import Fingerprinter
 from fp.index.store import IndexStore
@@ -88,7 +89,10 @@ def _index_one(store: IndexStore, fingerprinter: Fingerprinter, entry: Catalogue
         stat = entry.path.stat()
     except OSError as exc:
         raise FPError(f"{entry.path}: cannot read ({exc.strerror})") from exc
+    metadata = read_metadata(entry.path)
     if record is not None and record.size_bytes == stat.st_size and record.mtime_ns == stat.st_mtime_ns:
+        if record.metadata != metadata:
+            store.touch_title(entry.title_id, str(entry.path), stat.st_mtime_ns, metadata)
         summary.unchanged.append(entry.title_id)
         emit(IndexEvent("skipped", entry.title_id, position, total, record.duration, "unchanged"))
         return
@@ -97,7 +101,7 @@ def _index_one(store: IndexStore, fingerprinter: Fingerprinter, entry: Catalogue
     except OSError as exc:
         raise FPError(f"{entry.path}: cannot read ({exc.strerror})") from exc
     if record is not None and record.content_hash == digest:
-        store.touch_title(entry.title_id, str(entry.path), stat.st_mtime_ns)
+        store.touch_title(entry.title_id, str(entry.path), stat.st_mtime_ns, metadata)
         summary.unchanged.append(entry.title_id)
         emit(IndexEvent("skipped", entry.title_id, position, total, record.duration, "same content"))
         return
@@ -105,7 +109,7 @@ def _index_one(store: IndexStore, fingerprinter: Fingerprinter, entry: Catalogue
     emit(IndexEvent("title", entry.title_id, position, total, info.duration))
     fingerprint = fingerprinter.fingerprint(info, on_progress=lambda s: emit(
         IndexEvent("progress", entry.title_id, position, total, s)))
-    store.put_title(entry.title_id, fingerprint, digest, stat.st_mtime_ns)
+    store.put_title(entry.title_id, fingerprint, digest, stat.st_mtime_ns, metadata)
     (summary.replaced if record is not None else summary.added).append(entry.title_id)
     summary.media_seconds += info.duration
     emit(IndexEvent("done", entry.title_id, position, total, info.duration))

@@ -37,6 +37,7 @@ from fp.fingerprint.types import FeatureTrack, VideoFingerprint
 from fp.index.vectors import VectorIndex
 
 DB_NAME = "fp.duckdb"
+MODALITIES = ("visual", "audio", "text")
 LOCK_NAME = "write.lock"
 BUSY_TIMEOUT = 60.0
 """Seconds a connection waits for another process to release the database."""
@@ -52,9 +53,13 @@ CREATE TABLE IF NOT EXISTS shots (
     shot_id BIGINT PRIMARY KEY, title_id VARCHAR, start_s DOUBLE, end_s DOUBLE);
 CREATE TABLE IF NOT EXISTS shot_vectors (
     shot_id BIGINT, modality VARCHAR, dim INTEGER, vector BLOB);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id BIGINT PRIMARY KEY, created_at TIMESTAMP, suspect_path VARCHAR, sha256 VARCHAR,
+    verdict VARCHAR, evidence_json VARCHAR);
 CREATE TABLE IF NOT EXISTS tracks (
     title_id VARCHAR, modality VARCHAR, step DOUBLE, start_s DOUBLE, n INTEGER, dim INTEGER,
     vectors BLOB, valid BLOB);
+ALTER TABLE titles ADD COLUMN IF NOT EXISTS metadata_json VARCHAR;
 """
 
 
@@ -70,6 +75,18 @@ class TitleRecord:
     mtime_ns: int
     content_hash: str
     added_at: datetime
+    metadata: dict
+    """From the title's `NAME.json` sidecar: display title, owner, territory, licence window."""
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    run_id: int
+    created_at: datetime
+    suspect_path: str
+    sha256: str
+    verdict: str
+    evidence: dict
 
 
 @dataclass(frozen=True)
@@ -213,8 +230,8 @@ class IndexStore:
     def _titles(con) -> list[TitleRecord]:
         rows = con.execute(
             "SELECT title_id, path, duration, fps, width, height, size_bytes, mtime_ns, "
-            "content_hash, added_at FROM titles ORDER BY title_id").fetchall()
-        return [TitleRecord(*row) for row in rows]
+            "content_hash, added_at, metadata_json FROM titles ORDER BY title_id").fetchall()
+        return [TitleRecord(*row[:-1], json.loads(row[-1] or "{}")) for row in rows]
 
     def snapshot(self, modalities: tuple[str, ...]) -> Snapshot:
         """Titles, shots and k-NN indexes read in one go: a consistent state even while another
@@ -298,6 +315,8 @@ class IndexStore:
         return index
 
     def _vector_path(self, modality: str) -> Path:
+        if modality not in MODALITIES:  # names come from the database: never let one pick a path
+            raise IndexStoreError(f"{self.root}: unknown modality {modality!r} in the index")
         return self.root / f"vectors-{modality}.faiss"
 
     # ---------------------------------------------------------------- writing
@@ -306,25 +325,27 @@ class IndexStore:
             raise IndexStoreError(f"{self.root}: index is open read-only")
 
     def put_title(self, title_id: str, fingerprint: VideoFingerprint, content_hash: str,
-                  mtime_ns: int) -> None:
+                  mtime_ns: int, metadata: dict | None = None) -> None:
         """Insert or replace one title, atomically."""
         self._require_writable()
         info: MediaInfo = fingerprint.info
         with self._session() as con:
-            self._write_title(con, title_id, info, fingerprint, content_hash, mtime_ns)
+            self._write_title(con, title_id, info, fingerprint, content_hash, mtime_ns, metadata or {})
         self._vectors.clear()
 
     def _write_title(self, con, title_id: str, info: MediaInfo, fingerprint: VideoFingerprint,
-                     content_hash: str, mtime_ns: int) -> None:
+                     content_hash: str, mtime_ns: int, metadata: dict) -> None:
         con.execute("BEGIN TRANSACTION")
         try:
             self._delete_title_rows(con, title_id)
             next_id = int(con.execute("SELECT value FROM meta WHERE key = 'next_shot_id'").fetchone()[0])
             width, height = info.display_size
-            con.execute("INSERT INTO titles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
-                title_id, str(Path(info.path).resolve()), info.duration, info.fps, width, height,
-                info.size_bytes, mtime_ns, content_hash, datetime.now(timezone.utc),
-                json.dumps(info.to_dict())])
+            con.execute(
+                "INSERT INTO titles (title_id, path, duration, fps, width, height, size_bytes, mtime_ns, "
+                "content_hash, added_at, probe_json, metadata_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [title_id, str(Path(info.path).resolve()), info.duration, info.fps, width, height,
+                 info.size_bytes, mtime_ns, content_hash, datetime.now(timezone.utc),
+                 json.dumps(info.to_dict()), json.dumps(metadata)])
             shot_rows, vector_rows = [], []
             for offset, shot in enumerate(fingerprint.shots):
                 shot_id = next_id + offset
@@ -346,12 +367,46 @@ class IndexStore:
             con.execute("ROLLBACK")
             raise
 
-    def touch_title(self, title_id: str, path: str, mtime_ns: int) -> None:
-        """Record a new location or modification time for unchanged content."""
+    def touch_title(self, title_id: str, path: str, mtime_ns: int, metadata: dict | None = None) -> None:
+        """Record a new location, modification time or metadata for unchanged content."""
         self._require_writable()
         with self._session() as con:
-            con.execute("UPDATE titles SET path = ?, mtime_ns = ? WHERE title_id = ?",
-                        [str(Path(path).resolve()), mtime_ns, title_id])
+            con.execute("UPDATE titles SET path = ?, mtime_ns = ?, metadata_json = ? WHERE title_id = ?",
+                        [str(Path(path).resolve()), mtime_ns, json.dumps(metadata or {}), title_id])
+
+    # ---------------------------------------------------------------- match history
+    def record_run(self, suspect_path: str, sha256: str, verdict: str, evidence: dict) -> int:
+        """Store one `fp match` run (any process may, also while a writer indexes); sets and
+        returns its id (`evidence["run_id"]`)."""
+        con = self._connect(self.root, read_only=False)
+        try:
+            con.execute("CREATE TABLE IF NOT EXISTS runs (run_id BIGINT PRIMARY KEY, created_at TIMESTAMP, "
+                        "suspect_path VARCHAR, sha256 VARCHAR, verdict VARCHAR, evidence_json VARCHAR)")
+            con.execute("BEGIN TRANSACTION")
+            run_id = int(con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM runs").fetchone()[0])
+            evidence["run_id"] = run_id
+            con.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?)",
+                        [run_id, datetime.now(timezone.utc), suspect_path, sha256, verdict, json.dumps(evidence)])
+            con.execute("COMMIT")
+        finally:
+            con.close()
+        return run_id
+
+    def runs(self, limit: int = 50) -> list[RunRecord]:
+        with self._session() as con:
+            if not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'runs'").fetchone()[0]:
+                return []
+            rows = con.execute("SELECT run_id, created_at, suspect_path, sha256, verdict, evidence_json "
+                               "FROM runs ORDER BY run_id DESC LIMIT ?", [limit]).fetchall()
+        return [RunRecord(*row[:-1], json.loads(row[-1])) for row in rows]
+
+    def run(self, run_id: int) -> RunRecord | None:
+        with self._session() as con:
+            if not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'runs'").fetchone()[0]:
+                return None
+            row = con.execute("SELECT run_id, created_at, suspect_path, sha256, verdict, evidence_json "
+                              "FROM runs WHERE run_id = ?", [run_id]).fetchone()
+        return None if row is None else RunRecord(*row[:-1], json.loads(row[-1]))
 
     def remove_title(self, title_id: str) -> None:
         """Remove a title with its shots, vectors and tracks, atomically."""

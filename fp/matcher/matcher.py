@@ -11,12 +11,11 @@ from fp.data.probe import probe
 from fp.errors import MediaError
 from fp.fingerprint.extract import Fingerprinter
 from fp.fingerprint.types import FeatureTrack, VideoFingerprint
-from fp.index.store import IndexStore
+from fp.index.store import MODALITIES, IndexStore
 from fp.matcher.align import AlignedSegment, Scale, align
 from fp.matcher.candidates import vote
 from fp.matcher.types import Match, MatchReport
 
-MODALITIES = ("visual", "audio", "text")
 TRACK_CACHE = 32
 
 
@@ -44,6 +43,7 @@ class Matcher:
         self.scales = modality_scales(self.config)
         snapshot = self.store.snapshot(MODALITIES)
         self.table, self.indexes = snapshot.shots, snapshot.vectors
+        self.titles = snapshot.titles
         self.durations = {t.title_id: t.duration for t in snapshot.titles}
         self.hashes = {t.title_id: t.content_hash for t in snapshot.titles}
         self._tracks: OrderedDict[str, dict[str, FeatureTrack]] = OrderedDict()

@@ -1,0 +1,7 @@
+"""Evidence reports: what was matched, gathered once (`build_evidence`) and rendered as HTML,
+CSV or JSON; stored with every run so that a past run can be rendered again."""
+
+from fp.report.evidence import build_evidence, check
+from fp.report.render import render_csv, render_html, render_json, write_report
+
+__all__ = ["build_evidence", "check", "render_csv", "render_html", "render_json", "write_report"]

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Makes sure system tools are on PATH: `ensure-tools.sh COMMAND=DEBIAN_PACKAGE ...`.
+# Missing ones are installed with apt when possible (root or passwordless sudo); otherwise one
+# line says what to install.
+set -euo pipefail
+missing=()
+for spec in "$@"; do
+  command -v "${spec%%=*}" >/dev/null || missing+=("${spec#*=}")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+mapfile -t packages < <(printf '%s\n' "${missing[@]}" | sort -u)
+if command -v apt-get >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then sudo=""; elif sudo -n true 2>/dev/null; then sudo="sudo -n"; else sudo=none; fi
+  if [ "$sudo" != none ]; then
+    echo "installing ${packages[*]} with apt-get..." >&2
+    $sudo apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${packages[@]}" >&2
+    exit 0
+  fi
+fi
+echo "error: fp needs ${packages[*]}; install them (Debian/Ubuntu: sudo apt-get install ${packages[*]})" >&2
+exit 1

@@ -1,0 +1,161 @@
+"""Evidence reports (HTML seen in a real browser, CSV, JSON), policies, history and catalogue
+commands."""
+
+import csv
+import io
+import json
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import VIDEO
+from fp.data.edits import Clip, pirate, splice
+from fp.matcher.policy import DEFAULT_POLICY, Policy, Rule, apply_policy, covered
+from fp.matcher.types import Match, MatchReport
+from fp.report import check, render_csv, render_html, write_report
+
+CHROMIUM = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+EVIL = '<script>document.title="pwned"</script><img src=x onerror=alert(1)>'
+
+
+def fp(*args):
+    return subprocess.run([sys.executable, "-m", "fp", *map(str, args)], capture_output=True, text=True,
+                          timeout=600)
+
+
+@pytest.fixture(scope="module")
+def suspect(tmp_path_factory):
+    d = tmp_path_factory.mktemp("suspect")
+    copy = pirate(Clip(str(VIDEO / "intel_car-detection.mp4"), 6.0, 14.0), d / "copy.mp4", edits=["crop10"])
+    return splice([Clip(str(VIDEO / "askany_yoga.mp4"), 0, 5), Clip(str(copy), 0, 14)], d / f"sus {EVIL[:8]}.mp4")
+
+
+@pytest.fixture(scope="module")
+def evidence(matcher, suspect):
+    ev = check(matcher, suspect, record=False)
+    # metadata is untrusted text: it must reach the page as text
+    for t in ev["titles"]:
+        t["metadata"] = {"title": EVIL, "owner": "Rights & Co <legal>", "territory": "EU"}
+    return ev
+
+
+def test_evidence_carries_contract_verdict_and_provenance(evidence, suspect):
+    assert evidence["verdict"] == "match" and evidence["query"]["path"] == str(suspect)
+    title = evidence["titles"][0]
+    assert title["title_id"] == "intel_car-detection.mp4" and title["verdict"] == "match"
+    assert title["matched_seconds"] == pytest.approx(14.0, abs=1.5)
+    assert title["suspect_percent"] == pytest.approx(100 * 14 / 19, abs=8)
+    assert title["reference_percent"] == pytest.approx(100 * 14 / 30.2, abs=5)
+    assert re.fullmatch(r"[0-9a-f]{64}", evidence["suspect"]["sha256"])
+    assert evidence["index"]["config"]["visual_encoder"] == "efficientnet_lite0"
+    json.dumps(evidence)
+
+
+def screenshot_and_dom(html_path, tmp_path):
+    png = tmp_path / "page.png"
+    shot = subprocess.run(CHROMIUM + [f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,1600",
+                                      f"--screenshot={png}", html_path.as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    assert png.exists(), shot.stderr[-2000:]
+    dom = subprocess.run(CHROMIUM + [f"--user-data-dir={tmp_path / 'profile2'}", "--dump-dom", html_path.as_uri()],
+                         capture_output=True, text=True, timeout=120).stdout
+    return png, dom
+
+
+def test_html_report_as_a_person_sees_it_in_chromium(evidence, tmp_path):
+    from PIL import Image
+
+    page = write_report(evidence, tmp_path / "report.html")
+    html = page.read_text()
+    assert "<script>" not in html and "onerror=alert" not in html.replace("onerror=alert(1)&gt;", "")
+    png, dom = screenshot_and_dom(page, tmp_path)
+    # the verdict first, in the verdict colour, across the top of the page
+    img = Image.open(png).convert("RGB")
+    assert img.getpixel((60, 40)) == (176, 0, 32)
+    text = re.sub(r"<[^>]+>", " ", dom)
+    assert text.index("MATCH") < text.index("Suspect file") < text.index("Index")
+    assert "<script>" not in dom.split("<body>", 1)[1]  # the evil title stayed text...
+    assert "document.title=&quot;pwned&quot;" in dom or 'document.title="pwned"' in text  # ...and is shown
+    assert "<title>fp report" in dom  # not replaced by the injected script
+    assert "Rights &amp; Co &lt;legal&gt;" in dom
+    # side-by-side frames, timelines, per-modality scores, coverage, hash, configuration
+    assert dom.count('src="data:image/jpeg;base64,') >= 6
+    assert dom.count('aria-label="suspect timeline"') == 1 and 'aria-label="reference timeline"' in dom
+    for needle in ("picture", "soundtrack", "subtitles", "% of the suspect", "% of the reference",
+                   evidence["suspect"]["sha256"], "efficientnet_lite0", "0:05.0-0:19.0"):
+        assert needle in text, needle
+
+
+def test_csv_and_json_reports(evidence, tmp_path):
+    rows = list(csv.DictReader(io.StringIO(render_csv(evidence))))
+    assert rows and rows[0]["title_id"] == "intel_car-detection.mp4" and rows[0]["display_title"] == EVIL
+    data = json.loads(write_report(evidence, tmp_path / "r.json").read_text())
+    assert {"query", "matches", "verdict", "titles", "suspect", "index"} <= set(data)
+    with pytest.raises(Exception, match="report format unknown"):
+        write_report(evidence, tmp_path / "r.pdf")
+
+
+def m(q0, q1, title="t", score=0.8, audio=None):
+    return Match(title, q0, q1, q0 + 100, q1 + 100, score, "match", {"visual": score, "audio": audio})
+
+
+def test_policy_rules_and_coverage():
+    assert covered([(0, 10), (5, 12), (20, 21)]) == 13
+    report = MatchReport("s.mp4", 100.0, [m(0, 6), m(50, 56, "u", audio=0.9)])
+    verdict, titles = apply_policy(report, {"t": 600.0, "u": 60.0})
+    assert verdict == "review" and {t.verdict for t in titles} == {"review"}
+    strict = Policy((Rule("match", min_reference_percent=5.0, modality="audio"), Rule("review", min_seconds=100)))
+    verdict, titles = apply_policy(report, {"t": 600.0, "u": 60.0}, strict)
+    assert verdict == "match" and [t.title_id for t in titles if t.verdict == "match"] == ["u"]
+    assert apply_policy(MatchReport("s", 10.0, []), {}, DEFAULT_POLICY)[0] == "no_match"
+
+
+def test_policy_file_is_validated(tmp_path):
+    good = tmp_path / "p.toml"
+    good.write_text('[[rule]]\nverdict = "match"\nmin_seconds = 30\nmodality = "visual"\n')
+    assert Policy.load(good).rules == (Rule("match", min_seconds=30.0, modality="visual"),)
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[rule]]\nverdict = "takedown"\n')
+    with pytest.raises(Exception, match="rule 1 is not valid"):
+        Policy.load(bad)
+
+
+def test_history_report_list_and_remove_through_the_cli(tmp_path, suspect):
+    catalogue = tmp_path / "cat"
+    catalogue.mkdir()
+    shutil.copy(VIDEO / "intel_car-detection.mp4", catalogue / "car.mp4")
+    shutil.copy(VIDEO / "zwm_caminandes.mp4", catalogue / "caminandes.mp4")
+    (catalogue / "car.json").write_text(json.dumps({"title": "Highway <Cam>", "owner": "Studio A",
+                                                    "licence_end": "2030-01-01", "secret": "dropped"}))
+    index = tmp_path / "idx"
+    assert fp("index", catalogue, "--index", index, "-q").returncode == 0
+    listed = fp("list", "--index", index)
+    assert "Highway <Cam>" in listed.stdout and "Studio A" in listed.stdout
+    policy = tmp_path / "policy.toml"
+    policy.write_text('[[rule]]\nverdict = "review"\nmin_seconds = 1\n')
+    folder = tmp_path / "suspects"
+    folder.mkdir()
+    shutil.copy(suspect, folder / "a.mp4")
+    shutil.copy(VIDEO / "mdn_flower.mp4", folder / "b.mp4")
+    run = fp("match", folder, "--index", index, "--policy", policy, "--report", tmp_path / "out.html")
+    assert run.returncode == 0, run.stderr
+    assert "summary" in run.stdout and "review" in run.stdout and "no_match" in run.stdout
+    assert (tmp_path / "out-1.html").exists() and (tmp_path / "out-2.html").exists()
+    history = fp("history", "--index", index)
+    assert re.search(r"2\s.*no_match.*b\.mp4", history.stdout) and re.search(r"1\s.*review.*a\.mp4", history.stdout)
+    again = fp("report", "1", "--index", index, "--report", tmp_path / "again.json")
+    assert again.returncode == 0
+    data = json.loads((tmp_path / "again.json").read_text())
+    assert data["run_id"] == 1 and data["titles"][0]["metadata"]["title"] == "Highway <Cam>"
+    assert "secret" not in data["titles"][0]["metadata"]
+    assert fp("report", "99", "--index", index).returncode == 2
+    removed = fp("remove", "car.mp4", "--index", index)
+    assert removed.returncode == 0
+    assert "car.mp4" not in fp("list", "--index", index).stdout
+    gone = fp("match", suspect, "--index", index, "--no-history")
+    assert gone.returncode == 1
+    assert fp("remove", "car.mp4", "--index", index).returncode == 2

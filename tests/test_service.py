@@ -1,0 +1,97 @@
+"""The HTTP service, started on loopback and used with a real HTTP client."""
+
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from conftest import VIDEO
+from fp.data.edits import Clip, pirate
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve(index_dir, *extra):
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "fp", "-q", "serve", "--index", str(index_dir), "--host",
+                             "127.0.0.1", "--port", str(port), *map(str, extra)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read().decode()
+        try:
+            if httpx.get(url + "/healthz", timeout=2).status_code == 200:
+                return proc, url
+        except httpx.TransportError:
+            time.sleep(0.3)
+    proc.kill()
+    raise AssertionError("server did not start")
+
+
+@pytest.fixture(scope="module")
+def server(index_dir):
+    proc, url = serve(index_dir, "--max-upload-mb", 1)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def copy(tmp_path_factory):
+    return pirate(Clip(str(VIDEO / "zwm_sintel.mp4"), 1.0, 8.0), tmp_path_factory.mktemp("up") / "up.mp4",
+                  edits=["crop10"])
+
+
+def test_round_trip_match_run_and_report(server, copy):
+    assert copy.stat().st_size < 1 << 20
+    with open(copy, "rb") as handle:
+        res = httpx.post(server + "/match", files={"file": ("suspect <1>.mp4", handle, "video/mp4")}, timeout=300)
+    assert res.status_code == 200, res.text
+    body = res.json()
+    assert body["verdict"] in ("match", "review") and isinstance(body["run_id"], int)
+    assert body["matches"][0]["title_id"] == "zwm_sintel.mp4" and body["matches"][0]["decision"] == "match"
+    assert body["query"]["path"] == "upload:suspect <1>.mp4"
+    run = httpx.get(f"{server}/runs/{body['run_id']}", timeout=30).json()
+    assert run["run_id"] == body["run_id"] and run["suspect"]["path"] == "upload:suspect <1>.mp4"
+    assert len(run["suspect"]["sha256"]) == 64
+    page = httpx.get(f"{server}/runs/{body['run_id']}/report", timeout=60)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert 'id="verdict"' in page.text and "zwm_sintel.mp4" in page.text
+    assert "upload:suspect &lt;1&gt;.mp4" in page.text and "suspect frame not available" in page.text
+    assert httpx.get(f"{server}/runs/999999", timeout=30).status_code == 404
+    assert httpx.get(f"{server}/runs/..%2f..%2fetc%2fpasswd", timeout=30).status_code in (404, 422)
+
+
+def test_titles_health_and_openapi(server):
+    titles = httpx.get(server + "/titles", timeout=30).json()
+    assert "zwm_sintel.mp4" in {t["title_id"] for t in titles}
+    assert httpx.get(server + "/healthz", timeout=30).json()["status"] == "ok"
+    spec = httpx.get(server + "/openapi.json", timeout=30).json()
+    assert {"/match", "/titles", "/runs/{run_id}", "/runs/{run_id}/report", "/healthz"} <= set(spec["paths"])
+
+
+def test_bad_and_oversized_uploads(server, tmp_path):
+    junk = httpx.post(server + "/match", files={"file": ("x.mp4", b"not a video" * 100, "video/mp4")}, timeout=60)
+    assert junk.status_code == 422 and "not a readable media file" in junk.json()["detail"]
+    assert "/tmp" not in junk.json()["detail"]
+    big = httpx.post(server + "/match", files={"file": ("big.mp4", b"\0" * (3 << 20), "video/mp4")}, timeout=60)
+    assert big.status_code == 413
+
+
+def test_request_time_is_bounded(index_dir, copy):
+    proc, url = serve(index_dir, "--timeout", "0.05")
+    try:
+        with open(copy, "rb") as handle:
+            res = httpx.post(url + "/match", files={"file": ("s.mp4", handle, "video/mp4")}, timeout=300)
+        assert res.status_code == 504
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
