@@ -16,13 +16,13 @@ import argparse
 import subprocess
 import tempfile
 import time
-import wave
 from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
 
 from fp.data import decode_audio, probe
+from fp.data.edits import write_wav
 from fp.errors import FPError
 from fp.fingerprint.audio import SAMPLE_RATE, AudioEncoder
 from fp.fingerprint.audio_train import SHARED, _noise, held_out_audio
@@ -33,11 +33,8 @@ LENGTHS = (1.0, 2.0, 5.0)
 CHROMA_HOP = 4096 / 3 / 11025  # Chromaprint's item spacing in seconds (about 0.124 s)
 
 
-def write_wav(path: Path, pcm: np.ndarray) -> Path:
-    with wave.open(str(path), "wb") as handle:
-        handle.setnchannels(1), handle.setsampwidth(2), handle.setframerate(SAMPLE_RATE)
-        handle.writeframes((np.clip(pcm, -1, 1) * 32767).astype(np.int16).tobytes())
-    return path
+def wav(path: Path, pcm: np.ndarray) -> Path:
+    return write_wav(path, pcm, SAMPLE_RATE)
 
 
 def ffmpeg(src: Path, dst: Path, *args: str) -> np.ndarray:
@@ -130,7 +127,7 @@ def main() -> None:
     results: dict = defaultdict(lambda: [0, 0, 0])  # (length, condition) -> fp hits, chroma hits, n
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        ref_wavs = [write_wav(tmp / f"ref{i}.wav", pcm) for i, pcm in enumerate(refs)]
+        ref_wavs = [wav(tmp / f"ref{i}.wav", pcm) for i, pcm in enumerate(refs)]
         chroma = ChromaprintIndex([chromaprint(p) for p in ref_wavs])
         for f in held:
             pcm = refs[f]
@@ -138,7 +135,7 @@ def main() -> None:
                 for length in LENGTHS:
                     start = float(rng.uniform(0, max(0.0, len(pcm) / SAMPLE_RATE - length - 1)))
                     piece = pcm[int(start * SAMPLE_RATE): int((start + length) * SAMPLE_RATE)]
-                    src = write_wav(tmp / "q.wav", piece)
+                    src = wav(tmp / "q.wav", piece)
                     conditions = {
                         "noise": None,
                         "re-encode": ffmpeg(src, tmp / "q.mp3", "-c:a", "libmp3lame", "-b:a", "32k"),
@@ -155,7 +152,7 @@ def main() -> None:
                         cell[2] += 1
                         got = fp_index.search(query)
                         cell[0] += got is not None and got[0] == f and abs(got[1] - start) <= 1.0
-                        got = chroma.search(chromaprint(write_wav(tmp / "c.wav", query)))
+                        got = chroma.search(chromaprint(wav(tmp / "c.wav", query)))
                         cell[1] += got is not None and got[0] == f and abs(got[1] - start) <= 1.0
     print(f"references: {len(refs)} files, {sum(map(len, refs)) / SAMPLE_RATE / 60:.1f} min; "
           f"queries from {len(held)} held-out files; fp index built in {fp_build:.1f} s")

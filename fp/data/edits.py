@@ -81,7 +81,8 @@ def splice(clips: list[Clip], dst: str | Path, *, size: tuple[int, int] = (640, 
     return _run(args, Path(dst))
 
 
-def _write_wav(path: Path, pcm, rate: int) -> Path:
+def write_wav(path: str | Path, pcm, rate: int) -> Path:
+    """Mono float samples in [-1, 1] as a 16-bit WAV file."""
     import wave
 
     import numpy as np
@@ -89,7 +90,7 @@ def _write_wav(path: Path, pcm, rate: int) -> Path:
     with wave.open(str(path), "wb") as handle:
         handle.setnchannels(1), handle.setsampwidth(2), handle.setframerate(rate)
         handle.writeframes((np.clip(pcm, -1, 1) * 32767).astype(np.int16).tobytes())
-    return path
+    return Path(path)
 
 
 def black_picture(clip: Clip | None, dst: str | Path, *, duration: float | None = None,
@@ -115,7 +116,7 @@ def black_picture(clip: Clip | None, dst: str | Path, *, duration: float | None 
             pcm = decode_audio(probe(cut), 44100)
             noise = np.random.default_rng(seed).normal(size=len(pcm)).astype(np.float32)
             scale = np.sqrt(np.mean(pcm ** 2) / (np.mean(noise ** 2) * 10 ** (noise_snr_db / 10)))
-            _write_wav(cut, pcm + scale * noise, 44100)
+            write_wav(cut, pcm + scale * noise, 44100)
         args += ["-i", str(cut)]
     args += ["-map", "0:v", "-map", "1:a", "-shortest", "-c:v", "libx264", "-preset", "veryfast",
              "-crf", "30", "-c:a", "aac", "-b:a", "96k"]

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from fp.data.decode import decode_audio
+from fp.data.edits import write_wav
 from fp.data.probe import probe, require_tool
 from fp.errors import FPError
 from fp.fingerprint.audio import SAMPLE_RATE, SHIPPED, AudioNet, AudioNetConfig, save_audio_model, weights_dir
@@ -80,12 +81,8 @@ def _has_audio(path: Path) -> bool:
 
 
 def _ffmpeg_variant(clean: np.ndarray, afilter: str | None, codec: list[str], tmp: Path) -> np.ndarray:
-    src, enc = tmp / "clean.wav", tmp / f"v.{'mp3' if 'libmp3lame' in codec else 'm4a'}"
-    import wave
-
-    with wave.open(str(src), "wb") as handle:
-        handle.setnchannels(1), handle.setsampwidth(2), handle.setframerate(SAMPLE_RATE)
-        handle.writeframes((np.clip(clean, -1, 1) * 32767).astype(np.int16).tobytes())
+    src = write_wav(tmp / "clean.wav", clean, SAMPLE_RATE)
+    enc = tmp / f"v.{'mp3' if 'libmp3lame' in codec else 'm4a'}"
     args = [require_tool("ffmpeg"), "-nostdin", "-v", "error", "-y", "-i", str(src)]
     args += (["-af", afilter] if afilter else []) + codec + [str(enc)]
     subprocess.run(args, check=True, timeout=600, stdin=subprocess.DEVNULL)
