@@ -137,3 +137,15 @@ def test_changed_title_is_replaced(tmp_path):
     assert summary.replaced == ["film.mp4"]
     with IndexStore.open(tmp_path / "idx") as store:
         assert store.title("film.mp4").duration == pytest.approx(5.05, abs=0.1)
+
+
+def test_index_reports_progress_per_title_and_quiet_silences_it(tmp_path):
+    catalogue = tmp_path / "cat"
+    catalogue.mkdir()
+    shutil.copy(VIDEO / "mdn_flower.mp4", catalogue / "flower.mp4")
+    loud = fp("index", catalogue, "--index", tmp_path / "idx")
+    assert loud.returncode == 0 and "[1/1] flower.mp4: indexed" in loud.stderr
+    again = fp("-q", "index", catalogue, "--index", tmp_path / "idx")
+    assert again.returncode == 0 and "[1/1]" not in again.stderr + again.stdout
+    verbose = fp("-v", "match", tmp_path / "missing.mp4", "--index", tmp_path / "idx")
+    assert verbose.returncode == 2 and verbose.stderr.strip() == f"error: {tmp_path / 'missing.mp4'}: no such file"

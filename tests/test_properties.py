@@ -80,3 +80,29 @@ def test_json_output_round_trips(path, duration, rows):
     for m in data["matches"]:
         assert set(m) >= {"title_id", "query_start", "query_end", "ref_start", "ref_end", "score",
                           "decision", "modalities"}
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(1, 40), st.integers(1, 30), st.integers(0, 2**31 - 1))
+def test_voting_on_random_shots_gives_well_formed_hypotheses(n_ref, n_query, seed):
+    from fp.fingerprint.types import Shot
+    from fp.index.store import ShotTable
+    from fp.index.vectors import VectorIndex
+    from fp.matcher.candidates import vote
+
+    rng = np.random.default_rng(seed)
+    vecs = rng.normal(size=(n_ref, 8)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    index = VectorIndex(8)
+    index.add(np.arange(1, n_ref + 1), vecs)
+    starts = np.sort(rng.uniform(0, 100, n_ref))
+    titles = rng.integers(0, 3, n_ref)
+    table = ShotTable(np.arange(1, n_ref + 1), titles, starts, starts + rng.uniform(0.5, 6, n_ref),
+                      ["a", "b", "c"])
+    q = rng.normal(size=(n_query, 8)).astype(np.float32)
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    shots = [Shot(float(i), float(i) + 1, {"visual": v}) for i, v in enumerate(q)]
+    hyps = vote(shots, {"visual": index}, {"visual": Scale(0.42, 0.6, 0.42, 0.6)}, table, k=5,
+                min_similarity=0.0, max_hypotheses=7)
+    assert len(hyps) <= 7 and all(h.title_id in ("a", "b", "c") and h.votes > 0 for h in hyps)
+    assert [h.votes for h in hyps] == sorted((h.votes for h in hyps), reverse=True)

@@ -84,6 +84,11 @@ def test_bad_and_oversized_uploads(server, tmp_path):
     assert "/tmp" not in junk.json()["detail"]
     big = httpx.post(server + "/match", files={"file": ("big.mp4", b"\0" * (3 << 20), "video/mp4")}, timeout=60)
     assert big.status_code == 413
+    # a hostile file name is a label, never a path
+    sneaky = httpx.post(server + "/match", files={"file": ("../../../../tmp/fp-pwned.mp4", b"x" * 100, "video/mp4")},
+                        timeout=60)
+    assert sneaky.status_code == 422 and "upload:fp-pwned.mp4" in sneaky.json()["detail"]
+    assert not (tmp_path.parent / "fp-pwned.mp4").exists()
 
 
 def test_request_time_is_bounded(index_dir, copy):

@@ -74,3 +74,18 @@ def test_shingles_survive_retyping_but_not_other_lines():
     a, b, c = enc.encode(["Where are you going, Frodo?", "WHERE ARE YOU GOING FRODO", "The ring is mine."])
     assert normalise("Ça, VA?") == "ca va"
     assert a @ b > 0.9 and a @ c < 0.4 and np.isclose(np.linalg.norm(a), 1)
+
+
+def test_overlapping_cues_are_kept_and_shown_together():
+    from fp.config import Config
+    from fp.data import probe
+    from fp.fingerprint.extract import Fingerprinter
+
+    from conftest import VIDEO
+
+    cues = parse_cues("1\n00:00:01,000 --> 00:00:04,000\nfirst\n\n2\n00:00:02,000 --> 00:00:03,000\nsecond\n")
+    assert [c.text for c in cues] == ["first", "second"]
+    track = Fingerprinter(Config()).text_track(probe(VIDEO / "zwm_caminandes.mp4"), cues)
+    enc = ShingleEncoder()
+    both = enc.encode(["first  second"])[0]
+    assert track.valid[2] and np.allclose(track.vectors[4], both)  # 2.25 s shows both cues

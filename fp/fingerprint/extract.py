@@ -110,8 +110,12 @@ class Fingerprinter:
             return None
         step = 1.0 / self.config.frame_rate
         n = max(int(np.ceil(info.duration / step)), 1)
-        times = (np.arange(n) + 0.5) * step
-        shown = ["  ".join(c.text for c in cues if c.start <= t < c.end) for t in times]
+        lines: list[list[str]] = [[] for _ in range(n)]
+        for cue in cues:  # sample k shows the cues with start <= (k + 0.5) * step < end
+            first = max(0, int(np.ceil(cue.start / step - 0.5)))
+            for k in range(first, min(n, int(np.ceil(cue.end / step - 0.5)))):
+                lines[k].append(cue.text)
+        shown = ["  ".join(parts) for parts in lines]
         texts = sorted({t for t in shown if t})
         if not texts:
             return None
