@@ -63,6 +63,10 @@ ALTER TABLE titles ADD COLUMN IF NOT EXISTS metadata_json VARCHAR;
 """
 
 
+TITLE_COLUMNS = ("title_id, path, duration, fps, width, height, size_bytes, mtime_ns, content_hash, "
+                 "added_at, metadata_json")
+
+
 @dataclass(frozen=True)
 class TitleRecord:
     title_id: str
@@ -228,9 +232,7 @@ class IndexStore:
 
     @staticmethod
     def _titles(con) -> list[TitleRecord]:
-        rows = con.execute(
-            "SELECT title_id, path, duration, fps, width, height, size_bytes, mtime_ns, "
-            "content_hash, added_at, metadata_json FROM titles ORDER BY title_id").fetchall()
+        rows = con.execute(f"SELECT {TITLE_COLUMNS} FROM titles ORDER BY title_id").fetchall()
         return [TitleRecord(*row[:-1], json.loads(row[-1] or "{}")) for row in rows]
 
     def snapshot(self, modalities: tuple[str, ...]) -> Snapshot:
@@ -241,7 +243,9 @@ class IndexStore:
                             {m: v for m in modalities if (v := self._vectors_of(con, m)) is not None})
 
     def title(self, title_id: str) -> TitleRecord | None:
-        return next((t for t in self.titles() if t.title_id == title_id), None)
+        with self._session() as con:
+            row = con.execute(f"SELECT {TITLE_COLUMNS} FROM titles WHERE title_id = ?", [title_id]).fetchone()
+        return None if row is None else TitleRecord(*row[:-1], json.loads(row[-1] or "{}"))
 
     def counts(self) -> dict[str, float]:
         with self._session() as con:

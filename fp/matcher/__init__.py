@@ -1,6 +1,6 @@
 """Search, voting and alignment of suspect files against the index."""
 
-from fp.matcher.matcher import Matcher, match_file
+from fp.matcher.matcher import Matcher
 from fp.matcher.types import Hypothesis, Match, MatchReport
 
-__all__ = ["Hypothesis", "Match", "MatchReport", "Matcher", "match_file"]
+__all__ = ["Hypothesis", "Match", "MatchReport", "Matcher"]

@@ -168,8 +168,3 @@ def _overlap(a: AlignedSegment, b: AlignedSegment) -> float:
     shorter = min(a.query_end - a.query_start, b.query_end - b.query_start)
     return max(0.0, inter) / shorter if shorter > 0 else 0.0
 
-
-def match_file(path: str | os.PathLike, index_dir: str | os.PathLike, **kwargs) -> MatchReport:
-    """One-shot convenience: open the index, match one file, close."""
-    with Matcher(index_dir) as matcher:
-        return matcher.match(path, **kwargs)
