@@ -12,10 +12,9 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from fp import __version__
-from fp.cli.render import print_index_summary, print_report
+from fp.cli.render import print_index_summary, print_report, print_table
 from fp.config import Config
 from fp.data.catalogue import scan_catalogue
 from fp.errors import FPError
@@ -196,12 +195,9 @@ def match(
                 if evidence["run_id"] is not None:
                     say(f"verdict: {evidence['verdict']} (run {evidence['run_id']})")
     if len(suspects) > 1 and output is Format.text:
-        table = Table(title="summary", show_edge=False)
-        for column in ("suspect", "verdict", "best title", "matched"):
-            table.add_column(column)
-        for path, verdict, title, seconds in rows:
-            table.add_row(path, verdict, title, clock(seconds) if title else "")
-        out.print(table)
+        print_table(out, ("suspect", "verdict", "best title", "matched"),
+                    [(path, verdict, title, clock(seconds) if title else "") for path, verdict, title, seconds in rows],
+                    title="summary")
     raise typer.Exit(2 if errors else 0 if found else 1)
 
 
@@ -214,14 +210,9 @@ def history_cmd(index_dir: Path = INDEX_OPTION,
             runs = store.runs(limit)
     except FPError as exc:
         raise fail(str(exc)) from None
-    table = Table(show_edge=False)
-    for column in ("run", "time (UTC)", "verdict", "suspect", "best title"):
-        table.add_column(column)
-    for run in runs:
-        titles = run.evidence.get("titles") or []
-        table.add_row(str(run.run_id), f"{run.created_at:%Y-%m-%d %H:%M:%S}", run.verdict, run.suspect_path,
-                      titles[0]["title_id"] if titles else "")
-    out.print(table)
+    print_table(out, ("run", "time (UTC)", "verdict", "suspect", "best title"), [
+        (run.run_id, f"{run.created_at:%Y-%m-%d %H:%M:%S}", run.verdict, run.suspect_path,
+         (run.evidence.get("titles") or [{"title_id": ""}])[0]["title_id"]) for run in runs])
 
 
 @app.command("report")
@@ -252,13 +243,9 @@ def list_cmd(index_dir: Path = INDEX_OPTION) -> None:
             titles = store.titles()
     except FPError as exc:
         raise fail(str(exc)) from None
-    table = Table(show_edge=False)
-    for column in ("title id", "display title", "owner", "duration", "added (UTC)"):
-        table.add_column(column)
-    for t in titles:
-        table.add_row(t.title_id, t.metadata.get("title", ""), t.metadata.get("owner", ""), clock(t.duration),
-                      f"{t.added_at:%Y-%m-%d %H:%M}")
-    out.print(table)
+    print_table(out, ("title id", "display title", "owner", "duration", "added (UTC)"), [
+        (t.title_id, t.metadata.get("title", ""), t.metadata.get("owner", ""), clock(t.duration),
+         f"{t.added_at:%Y-%m-%d %H:%M}") for t in titles])
 
 
 @app.command()

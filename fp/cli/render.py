@@ -40,3 +40,12 @@ def print_index_summary(console: Console, summary: IndexSummary, index_dir: str)
     if summary.not_in_catalogue:
         console.print(f"{len(summary.not_in_catalogue)} indexed title(s) are not in this catalogue "
                       "folder; --prune removes them", highlight=False)
+
+
+def print_table(console: Console, columns: tuple[str, ...], rows: list[tuple], title: str | None = None) -> None:
+    table = Table(show_edge=False, title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(str(v) for v in row))
+    console.print(table)

@@ -8,24 +8,27 @@ import torch.nn.functional as F
 
 DARK_LEVEL = 28
 """Grey level under which a border row or column counts as black."""
-MAX_BORDER = 0.3
-"""At most this fraction of the height (width) is trimmed from each side."""
+MAX_BORDER = 0.4
+"""At most this fraction of the height (width) is trimmed from each side: a phone's 9:16 video
+pillarboxed in 16:9 leaves 34 % bars on either side."""
 
 
 def _content_span(levels: np.ndarray) -> tuple[int, int]:
+    """Letterbox and pillarbox bars come in equal pairs: trim the thinner of the two dark margins
+    from both sides, so that a logo in one bar or an off-centre title card crops alike."""
     lit = np.flatnonzero(levels >= DARK_LEVEL)
     n = len(levels)
     if len(lit) == 0:
         return 0, n
-    limit = int(n * MAX_BORDER)
-    return min(int(lit[0]), limit), max(int(lit[-1]) + 1, n - limit)
+    margin = min(int(lit[0]), n - 1 - int(lit[-1]), int(n * MAX_BORDER))
+    return margin, n - margin
 
 
 def trim_borders(frame: np.ndarray) -> np.ndarray:
     """Crop the black bars (letterbox, pillarbox, window boxing) of one frame.
 
-    A row or column is a bar when three quarters of its pixels are dark, so burned-in subtitles or a
-    logo inside a bar leave it a bar. The crop depends on the frame alone, so a frame and its
+    A row or column is a bar when three quarters of its pixels are dark, so burned-in subtitles or
+    a logo inside a bar leave it a bar. The crop depends on the frame alone, so a frame and its
     copy are cropped alike wherever they sit in a file.
     """
     grey = frame.mean(axis=-1)
