@@ -83,3 +83,35 @@ def test_letterbox_bars_are_trimmed_and_blank_frames_flagged():
                       np.random.default_rng(1).integers(0, 255, (32, 32, 3), dtype=np.uint8)])
     assert blank_mask(batch, 6.0).tolist() == [True, True, False]
     assert fill_frames(batch).shape == batch.shape
+
+
+def test_a_clip_index_end_to_end_with_its_text_tower(tmp_path):
+    """fp index / fp match wired to open_clip: picture and subtitles through the CLIP towers."""
+    import dataclasses
+    import shutil
+
+    from conftest import DATA
+    from fp.config import Config
+    from fp.errors import ConfigMismatchError
+    from fp.index import IndexStore, index_catalogue
+    from fp.matcher import Matcher
+
+    cfg_path, ckpt, _ = tiny_clip(tmp_path)
+    config = dataclasses.replace(Config(), visual_encoder=f"clip:{cfg_path}:{ckpt}", text_encoder="auto")
+    catalogue = tmp_path / "cat"
+    catalogue.mkdir()
+    shutil.copy(VIDEO / "psd_tv_documentary.mp4", catalogue / "doc.mp4")
+    shutil.copy(DATA / "documentary.srt", catalogue / "doc.srt")
+    shutil.copy(VIDEO / "zwm_caminandes.mp4", catalogue / "cam.mp4")
+    summary = index_catalogue(catalogue, tmp_path / "idx", config)
+    assert not summary.failed and len(summary.added) == 2
+    with IndexStore.open(tmp_path / "idx") as store:
+        assert store.config.visual_encoder == config.visual_encoder
+        tracks = store.tracks("doc.mp4")
+        assert tracks["visual"].dim == 16 and tracks["text"].dim == 16 and "audio" in tracks
+    with Matcher(tmp_path / "idx") as matcher:
+        report = matcher.match(catalogue / "doc.mp4")
+        assert report.found and report.matches[0].title_id == "doc.mp4"
+        assert report.matches[0].modalities["text"] == pytest.approx(1.0, abs=1e-3)
+    with pytest.raises(ConfigMismatchError, match="visual_encoder"):
+        Matcher(tmp_path / "idx", config=Config())
