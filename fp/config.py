@@ -64,6 +64,9 @@ class Config:
     gap_seconds: float = 2.0
     """Gaps up to this long inside a copied segment are bridged."""
     min_segment_seconds: float = 2.0
+    shared_content_titles: int = 4
+    """A stretch of the suspect that aligns with this many titles or more is content the
+    catalogue shares (a studio logo, a stock intro): it is reported as `candidate` only."""
     min_match_seconds: float = 4.0
     """Shorter segments are at most `candidate`s: a few seconds of look-alike frames is no proof."""
     agreement_bonus: float = 0.05

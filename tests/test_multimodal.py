@@ -59,3 +59,25 @@ def test_silence_black_and_unrelated_music_give_no_match(matcher, tmp_path, kind
         path = black_picture(Clip(str(AUDIO / "librosa_Karissa_Hobbs_-_Lets_Go_Fishin.ogg"), 30.0, 25.0),
                              tmp_path / "music.mp4")
     assert not matcher.match(path).found
+
+
+def test_content_shared_by_many_titles_is_no_proof(tmp_path):
+    """A studio logo at the head of four titles: the logo alone matches none of them, and a copy
+    of one title matches that title only."""
+    from fp.data.edits import splice
+    from fp.index import index_catalogue
+    from fp.matcher import Matcher
+
+    logo = Clip(str(VIDEO / "mdn_flower.mp4"), 0.0, 5.0)
+    bodies = ["zwm_caminandes.mp4", "askany_yoga.mp4", "videollama_boat.mp4", "imageio_cockatoo.mp4"]
+    catalogue = tmp_path / "cat"
+    catalogue.mkdir()
+    for name in bodies:
+        splice([logo, Clip(str(VIDEO / name), 0.0, 6.0)], catalogue / name)
+    index_catalogue(catalogue, tmp_path / "idx")
+    only_logo = pirate(logo, tmp_path / "logo.mp4", edits=["crop10"])
+    copy = splice([logo, Clip(str(VIDEO / "askany_yoga.mp4"), 0.0, 6.0)], tmp_path / "copy.mp4")
+    with Matcher(tmp_path / "idx") as matcher:
+        assert not matcher.match(only_logo).found
+        found = [m for m in matcher.match(copy).matches if m.decision == "match"]
+        assert {m.title_id for m in found} == {"askany_yoga.mp4"}

@@ -71,7 +71,7 @@ class Matcher:
         for variant in self.fingerprinter.picture_variants(info):  # as is, mirrored, untagged
             segments += self._segments(variant)
         chained = _chain(_dedupe(segments), self.config.gap_seconds)
-        matches = [self._decide(title_id, seg) for title_id, seg in chained]
+        matches = [self._decide(title_id, seg, _sharers(title_id, seg, chained)) for title_id, seg in chained]
         if min_score is None:
             kept = [m for m in matches if m.decision == "match"]
         else:
@@ -105,9 +105,10 @@ class Matcher:
             self._tracks.popitem(last=False)
         return tracks
 
-    def _decide(self, title_id: str, seg: AlignedSegment) -> Match:
+    def _decide(self, title_id: str, seg: AlignedSegment, sharers: int) -> Match:
         cfg = self.config
-        strong = seg.score >= cfg.match_threshold and seg.query_end - seg.query_start >= cfg.min_match_seconds
+        strong = seg.score >= cfg.match_threshold and seg.query_end - seg.query_start >= cfg.min_match_seconds \
+            and sharers < cfg.shared_content_titles
         return Match(title_id, seg.query_start, seg.query_end, seg.ref_start, seg.ref_end,
                      seg.score, "match" if strong else "candidate", dict(seg.modalities))
 
@@ -122,6 +123,13 @@ def _dedupe(segments: list[tuple[str, AlignedSegment]]) -> list[tuple[str, Align
         if not any(t == title_id and _overlap(seg, k) > 0.5 for t, k in kept):
             kept.append((title_id, seg))
     return kept
+
+
+def _sharers(title_id: str, seg: AlignedSegment, segments: list[tuple[str, AlignedSegment]]) -> int:
+    """How many titles (this one included) align with most of this stretch of the suspect."""
+    length = seg.query_end - seg.query_start
+    return 1 + len({t for t, other in segments if t != title_id and length > 0 and
+                    min(seg.query_end, other.query_end) - max(seg.query_start, other.query_start) > 0.5 * length})
 
 
 def _chain(segments: list[tuple[str, AlignedSegment]], gap: float) -> list[tuple[str, AlignedSegment]]:
