@@ -124,10 +124,6 @@ class Fingerprinter:
         vectors = np.stack([table[t] if t else np.zeros(dim, np.float32) for t in shown])
         return FeatureTrack("text", step, vectors.astype(np.float32), np.array([bool(t) for t in shown]))
 
-    def visual_track(self, info: MediaInfo, *, honour_rotation: bool = True,
-                     on_progress: Callable[[float], None] | None = None) -> FeatureTrack:
-        return self.visual_tracks(info, honour_rotation=honour_rotation, on_progress=on_progress)[0]
-
     def visual_tracks(self, info: MediaInfo, *, honour_rotation: bool = True, mirrored: bool = False,
                       on_progress: Callable[[float], None] | None = None) -> list[FeatureTrack]:
         """The picture's track; with `mirrored`, also the track of its horizontal mirror image
@@ -162,8 +158,8 @@ class Fingerprinter:
         info = source if isinstance(source, MediaInfo) else probe(source)
         if not info.has_video:
             raise MediaError(f"{info.path}: has no video stream")
-        tracks = {"visual": self.visual_track(info, honour_rotation=honour_rotation,
-                                              on_progress=on_progress)}
+        tracks = {"visual": self.visual_tracks(info, honour_rotation=honour_rotation,
+                                               on_progress=on_progress)[0]}
         for track in (self.audio_track(info), self.text_track(info)):
             if track is not None:
                 tracks[track.modality] = track

@@ -77,7 +77,7 @@ class Matcher:
         else:
             kept = [m for m in matches if m.score >= min_score]
         kept.sort(key=lambda m: (-m.score, m.query_start))
-        return MatchReport(str(path), info.duration, kept)
+        return MatchReport(str(path), info.duration, kept, info)
 
     def _segments(self, fingerprint: VideoFingerprint) -> list[tuple[str, AlignedSegment]]:
         cfg = self.config

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from fp.data.probe import MediaInfo
+
 
 @dataclass(frozen=True)
 class Hypothesis:
@@ -52,6 +54,8 @@ class MatchReport:
     query_path: str
     query_duration: float
     matches: list[Match]
+    info: MediaInfo | None = None
+    """The suspect's probe data (not part of the JSON contract)."""
 
     @property
     def found(self) -> bool:

@@ -19,7 +19,7 @@ def build_evidence(report: MatchReport, matcher: Matcher, policy: Policy = DEFAU
                    label: str | None = None) -> dict:
     """`label` names the suspect in place of its path (an upload's own file name)."""
     path = Path(report.query_path)
-    info = probe(path)
+    info = report.info or probe(path)
     verdict, per_title = apply_policy(report, matcher.durations, policy, matcher.config)
     records = {t.title_id: t for t in matcher.titles}
     meta = matcher.store.meta()
