@@ -52,6 +52,22 @@ class Config:
     blank_std: float = 6.0
     """Frames whose grey-level standard deviation is below this are blank (black, white, flat)."""
 
+    # --- index structure (the FAISS files are derived from the stored vectors: free to change) ---
+    exact_index_max_vectors: int = 1_000_000
+    """Exact (Flat) search up to this many shot vectors per modality, a compressed index past it
+    (bench/scale.py: 1M exact 1280-d vectors take 4.9 GiB and, on 2 CPU cores, about as long to
+    search as the rest of a query's matching)."""
+    compressed_index: str = "IVF{nlist},SQ8"
+    """`faiss.index_factory` string of the compressed index; `{nlist}` becomes the power of two
+    nearest sqrt(vectors). Chosen by bench/scale.py (recall@24 0.99, scores within 0.01)."""
+    nprobe: int = 32
+    """Inverted lists searched per query by the compressed index."""
+    training_vectors: int = 100_000
+    """Stored vectors sampled to train the compressed index (at least 64 per inverted list)."""
+    retrain_growth: float = 4.0
+    """The compressed index is retrained (from the stored vectors) once it holds this many times
+    the vectors its inverted lists were sized for."""
+
     # --- matching (free per query) ---
     knn: int = 24
     """Neighbours retrieved per query shot."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import sys
 from enum import Enum
 from pathlib import Path
@@ -19,6 +20,7 @@ from fp.config import Config
 from fp.data.catalogue import scan_catalogue
 from fp.errors import FPError
 from fp.index.build import IndexEvent, index_catalogue
+from fp.index.distributed import index_catalogue_ray
 from fp.index.store import IndexStore
 from fp.matcher.matcher import Matcher
 from fp.matcher.policy import DEFAULT_POLICY, Policy
@@ -34,6 +36,24 @@ err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() el
 
 INDEX_OPTION = typer.Option(Path("fp-index"), "--index", "-i", help="Index folder.",
                             envvar="FP_INDEX")
+
+
+LOCAL_RAY = "local"
+"""`--ray` without an address: start a local Ray instance."""
+RAY_ADDRESS = re.compile(r"^(auto|local|ray://\S+|[\w.-]+:\d+)$")
+
+
+def with_ray_address(args: list[str]) -> list[str]:
+    """`--ray` takes an optional value (click has none such): supply `local` when the next word
+    is no Ray address (`auto`, `HOST:PORT`, `ray://...`)."""
+    out = list(args)
+    for i, arg in enumerate(out):
+        if arg == "--":
+            break
+        if arg == "--ray" and (i + 1 == len(out) or not RAY_ADDRESS.match(out[i + 1])):
+            out.insert(i + 1, LOCAL_RAY)
+            break
+    return out
 
 
 class State:
@@ -98,6 +118,11 @@ def index(
                                 "(default) or clip:ARCH[:PRETRAINED]."),
     prune: bool = typer.Option(False, help="Remove indexed titles no longer in the catalogue."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only errors and the summary."),
+    ray: str = typer.Option(None, "--ray", metavar="[ADDRESS]",
+                            help="Fingerprint on a Ray cluster (auto, HOST:PORT or ray://HOST:10001); "
+                            "alone: a local Ray instance."),
+    shards: Path = typer.Option(None, help="With --ray: shard folder every worker can reach "
+                                "(default: INDEX/shards)."),
 ) -> None:
     """Fingerprint new and changed titles of CATALOGUE into the index (unchanged ones are skipped)."""
     quiet = quiet or State.quiet
@@ -109,7 +134,11 @@ def index(
             config = store.config
     shown = Rendered(quiet)
     try:
-        summary = index_catalogue(catalogue, index_dir, config, prune=prune, on_event=shown)
+        if ray is None:
+            summary = index_catalogue(catalogue, index_dir, config, prune=prune, on_event=shown)
+        else:
+            summary = index_catalogue_ray(catalogue, index_dir, config, prune=prune, on_event=shown,
+                                          address=None if ray == LOCAL_RAY else ray, shard_dir=shards)
     except FPError as exc:
         raise fail(str(exc)) from None
     finally:
@@ -318,7 +347,7 @@ def main_options(version: bool = typer.Option(False, "--version", callback=versi
 def main() -> None:
     """Console entry point: any unexpected failure still ends in one line and exit code 2."""
     try:
-        app()
+        app(args=with_ray_address(sys.argv[1:]))
     except SystemExit:
         raise
     except KeyboardInterrupt:

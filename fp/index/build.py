@@ -13,6 +13,7 @@ from fp.data.probe import probe
 from fp.data.sidecars import read_metadata
 from fp.errors import FPError
 from fp.fingerprint.extract import Fingerprinter
+from fp.fingerprint.types import VideoFingerprint
 from fp.index.store import IndexStore
 
 
@@ -42,6 +43,18 @@ class IndexSummary:
     wall_seconds: float = 0.0
 
 
+@dataclass(frozen=True)
+class Pending:
+    """A catalogue entry that needs fingerprinting, with what its commit records."""
+
+    entry: CatalogueEntry
+    position: int
+    digest: str
+    mtime_ns: int
+    metadata: dict
+    replaces: bool
+
+
 def index_catalogue(
     catalogue: str | os.PathLike,
     index_dir: str | os.PathLike,
@@ -67,24 +80,26 @@ def index_catalogue(
         emit(IndexEvent("start", total=len(entries)))
         for position, entry in enumerate(entries, 1):
             try:
-                _index_one(store, fingerprinter, entry, known.get(entry.title_id), position,
-                           len(entries), summary, emit)
+                pending = triage(store, entry, known.get(entry.title_id), position, len(entries),
+                                 summary, emit)
+                if pending is None:
+                    continue
+                info = probe(entry.path)
+                emit(IndexEvent("title", entry.title_id, position, len(entries), info.duration))
+                fingerprint = fingerprinter.fingerprint(info, on_progress=lambda s: emit(
+                    IndexEvent("progress", entry.title_id, position, len(entries), s)))
+                commit(store, pending, fingerprint, len(entries), summary, emit)
             except FPError as exc:
-                summary.failed.append((entry.title_id, str(exc)))
-                emit(IndexEvent("failed", entry.title_id, position, len(entries), message=str(exc)))
-        current = {e.title_id for e in entries}
-        for title_id in sorted(set(known) - current):
-            if prune:
-                store.remove_title(title_id)
-                summary.pruned.append(title_id)
-            else:
-                summary.not_in_catalogue.append(title_id)
+                fail(entry, position, len(entries), exc, summary, emit)
+        settle(store, known, entries, prune, summary)
     summary.wall_seconds = time.monotonic() - started
     return summary
 
 
-def _index_one(store: IndexStore, fingerprinter: Fingerprinter, entry: CatalogueEntry, record,
-               position: int, total: int, summary: IndexSummary, emit) -> None:
+def triage(store: IndexStore, entry: CatalogueEntry, record, position: int, total: int,
+           summary: IndexSummary, emit) -> Pending | None:
+    """Skip an unchanged title (recording a new path, mtime or metadata); else what its
+    fingerprinting commits. Raises FPError when the file cannot be read."""
     try:
         stat = entry.path.stat()
     except OSError as exc:
@@ -95,7 +110,7 @@ def _index_one(store: IndexStore, fingerprinter: Fingerprinter, entry: Catalogue
             store.touch_title(entry.title_id, str(entry.path), stat.st_mtime_ns, metadata)
         summary.unchanged.append(entry.title_id)
         emit(IndexEvent("skipped", entry.title_id, position, total, record.duration, "unchanged"))
-        return
+        return None
     try:
         digest = file_sha256(entry.path)
     except OSError as exc:
@@ -104,12 +119,33 @@ def _index_one(store: IndexStore, fingerprinter: Fingerprinter, entry: Catalogue
         store.touch_title(entry.title_id, str(entry.path), stat.st_mtime_ns, metadata)
         summary.unchanged.append(entry.title_id)
         emit(IndexEvent("skipped", entry.title_id, position, total, record.duration, "same content"))
-        return
-    info = probe(entry.path)
-    emit(IndexEvent("title", entry.title_id, position, total, info.duration))
-    fingerprint = fingerprinter.fingerprint(info, on_progress=lambda s: emit(
-        IndexEvent("progress", entry.title_id, position, total, s)))
-    store.put_title(entry.title_id, fingerprint, digest, stat.st_mtime_ns, metadata)
-    (summary.replaced if record is not None else summary.added).append(entry.title_id)
-    summary.media_seconds += info.duration
-    emit(IndexEvent("done", entry.title_id, position, total, info.duration))
+        return None
+    return Pending(entry, position, digest, stat.st_mtime_ns, metadata, record is not None)
+
+
+def commit(store: IndexStore, pending: Pending, fingerprint: VideoFingerprint, total: int,
+           summary: IndexSummary, emit) -> None:
+    """Write one fingerprinted title (one transaction) and account for it."""
+    title_id = pending.entry.title_id
+    store.put_title(title_id, fingerprint, pending.digest, pending.mtime_ns, pending.metadata)
+    (summary.replaced if pending.replaces else summary.added).append(title_id)
+    summary.media_seconds += fingerprint.info.duration
+    emit(IndexEvent("done", title_id, pending.position, total, fingerprint.info.duration))
+
+
+def fail(entry: CatalogueEntry, position: int, total: int, exc: Exception, summary: IndexSummary,
+         emit) -> None:
+    summary.failed.append((entry.title_id, str(exc)))
+    emit(IndexEvent("failed", entry.title_id, position, total, message=str(exc)))
+
+
+def settle(store: IndexStore, known: dict, entries: list[CatalogueEntry], prune: bool,
+           summary: IndexSummary) -> None:
+    """Prune (or list) indexed titles that are no longer in the catalogue."""
+    current = {e.title_id for e in entries}
+    for title_id in sorted(set(known) - current):
+        if prune:
+            store.remove_title(title_id)
+            summary.pruned.append(title_id)
+        else:
+            summary.not_in_catalogue.append(title_id)

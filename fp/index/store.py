@@ -34,7 +34,7 @@ from fp.config import Config
 from fp.data.probe import MediaInfo
 from fp.errors import IndexStoreError
 from fp.fingerprint.types import FeatureTrack, VideoFingerprint
-from fp.index.vectors import VectorIndex
+from fp.index.vectors import VectorIndex, factory_string, nlist_for
 
 DB_NAME = "fp.duckdb"
 MODALITIES = ("visual", "audio", "text")
@@ -303,20 +303,56 @@ class IndexStore:
         if not dims:
             return None
         dim = int(dims[0][0])
-        index = VectorIndex.load(self._vector_path(modality), dim) or VectorIndex(dim)
-        wanted = np.array([r[0] for r in con.execute(
-            "SELECT shot_id FROM shot_vectors WHERE modality = ?", [modality]).fetchall()], np.int64)
+        index = VectorIndex.load(self._vector_path(modality), dim, self.config.nprobe) \
+            or VectorIndex(dim, nprobe=self.config.nprobe)
+        wanted = self._shot_ids(con, modality)
         have = index.ids()
         index.remove(np.setdiff1d(have, wanted))
-        missing = np.setdiff1d(wanted, have)
-        for lo in range(0, len(missing), 50_000):
-            chunk = missing[lo:lo + 50_000]
-            rows = con.execute(
-                "SELECT shot_id, vector FROM shot_vectors WHERE modality = ? "
-                "AND list_contains(?::BIGINT[], shot_id)", [modality, chunk.tolist()]).fetchall()
-            index.add(np.array([r[0] for r in rows], np.int64),
-                      np.stack([np.frombuffer(r[1], np.float32) for r in rows]))
+        for ids, vectors in self._stored_vectors(con, modality, dim, np.setdiff1d(wanted, have)):
+            index.add(ids, vectors)
         return index
+
+    @staticmethod
+    def _shot_ids(con, modality: str) -> np.ndarray:
+        return con.execute("SELECT shot_id FROM shot_vectors WHERE modality = ? ORDER BY shot_id",
+                           [modality]).fetchnumpy()["shot_id"].astype(np.int64)
+
+    @staticmethod
+    def _stored_vectors(con, modality: str, dim: int, ids: np.ndarray, chunk: int = 50_000):
+        """Yield (ids, vectors) of the stored shot vectors `ids` (sorted), a chunk at a time."""
+        for lo in range(0, len(ids), chunk):
+            part = ids[lo:lo + chunk]
+            rows = con.execute(
+                "SELECT shot_id, vector FROM shot_vectors JOIN (SELECT unnest(?::BIGINT[]) AS shot_id) "
+                "USING (shot_id) WHERE modality = ? AND shot_id BETWEEN ? AND ? ORDER BY shot_id",
+                [part.tolist(), modality, int(part[0]), int(part[-1])]).fetchnumpy()
+            yield (rows["shot_id"].astype(np.int64),
+                   np.frombuffer(b"".join(rows["vector"]), np.float32).reshape(-1, dim))
+
+    def _restructured(self, con, modality: str, index: VectorIndex) -> VectorIndex | None:
+        """A rebuilt index when `index` no longer suits its size, else None: exact up to
+        `Config.exact_index_max_vectors`, compressed past it (back to exact below half of it), and
+        retrained once it holds `Config.retrain_growth` times what its inverted lists were sized
+        for. Built from the stored vectors: nothing is fingerprinted again."""
+        cfg, n = self.config, len(index)
+        if index.exact:
+            if n <= cfg.exact_index_max_vectors:
+                return None
+        elif n > cfg.exact_index_max_vectors // 2 and \
+                (index.ivf is None or n <= cfg.retrain_growth * index.ivf.nlist ** 2):
+            return None
+        ids = self._shot_ids(con, modality)
+        if n <= cfg.exact_index_max_vectors:
+            rebuilt = VectorIndex(index.dim, nprobe=cfg.nprobe)
+        else:
+            factory = factory_string(cfg.compressed_index, n)
+            size = min(n, max(cfg.training_vectors, 64 * nlist_for(n)))
+            sample = np.sort(np.random.default_rng(0).choice(ids, size, replace=False))
+            training = np.concatenate([v for _, v in self._stored_vectors(con, modality, index.dim, sample)])
+            rebuilt = VectorIndex.compressed(index.dim, factory, training, cfg.nprobe)
+        for chunk_ids, vectors in self._stored_vectors(con, modality, index.dim, ids):
+            rebuilt.add(chunk_ids, vectors)
+        return rebuilt
 
     def _vector_path(self, modality: str) -> Path:
         if modality not in MODALITIES:  # names come from the database: never let one pick a path
@@ -441,8 +477,13 @@ class IndexStore:
                 "SELECT DISTINCT modality FROM shot_vectors").fetchall()]
         for modality in modalities:
             index = self.vectors(modality)
-            if index is not None:
-                index.save(self._vector_path(modality))
+            if index is None:
+                continue
+            with self._session() as con:
+                rebuilt = self._restructured(con, modality, index)
+            if rebuilt is not None:
+                index = self._vectors[modality] = rebuilt
+            index.save(self._vector_path(modality))
         for stale in self.root.glob("vectors-*.faiss"):
             if stale.stem.removeprefix("vectors-") not in modalities:
                 stale.unlink()

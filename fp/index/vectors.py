@@ -1,27 +1,105 @@
-"""FAISS index of shot fingerprints: exact inner-product search, on the GPU when faiss has one."""
+"""k-NN over shot fingerprints, addressed by 64-bit shot ids.
+
+Two kinds of FAISS index, chosen by size (see `IndexStore.save_vectors`):
+* exact -- `IndexIDMap2(IndexFlatIP)`, while the catalogue is small;
+* compressed -- a trained `faiss.index_factory` index with native ids (IVF), past
+  `Config.exact_index_max_vectors`.
+
+Search runs where it is fastest: FAISS on the GPUs when the installed faiss has them; otherwise,
+for the exact index, torch matrix products on CUDA when torch sees a GPU; otherwise FAISS on the
+CPU. Every path returns the same neighbours (within float tolerance).
+"""
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
 import faiss
 import numpy as np
+import torch
+
+
+def nlist_for(n: int) -> int:
+    """Inverted lists for `n` vectors: the power of two nearest sqrt(n), 64 to 65536."""
+    return int(min(65536, max(64, 2 ** round(math.log2(max(n, 1)) / 2))))
+
+
+def factory_string(template: str, n: int) -> str:
+    """`template` with `{nlist}` filled in for `n` vectors."""
+    return template.format(nlist=nlist_for(n))
+
+
+class TorchFlatSearch:
+    """Exact inner-product top-k by chunked matrix products with torch, on any device."""
+
+    def __init__(self, vectors: np.ndarray, ids: np.ndarray, device: str | torch.device,
+                 chunk_rows: int = 1 << 20):
+        self.device = torch.device(device)
+        self.vectors = torch.from_numpy(np.ascontiguousarray(vectors, np.float32)).to(self.device)
+        self.ids = torch.from_numpy(np.ascontiguousarray(ids, np.int64)).to(self.device)
+        self.chunk_rows = chunk_rows
+
+    @torch.inference_mode()
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        q = torch.from_numpy(np.ascontiguousarray(queries, np.float32)).to(self.device)
+        best_sims = torch.full((len(q), 0), -math.inf, device=self.device)
+        best_rows = torch.zeros((len(q), 0), dtype=torch.int64, device=self.device)
+        for lo in range(0, len(self.vectors), self.chunk_rows):
+            chunk = self.vectors[lo:lo + self.chunk_rows]
+            sims, rows = torch.topk(q @ chunk.T, min(k, len(chunk)), dim=1)
+            best_sims = torch.cat([best_sims, sims], 1)
+            best_rows = torch.cat([best_rows, rows + lo], 1)
+            if best_sims.shape[1] > k:
+                best_sims, keep = torch.topk(best_sims, k, dim=1)
+                best_rows = torch.gather(best_rows, 1, keep)
+        return best_sims.cpu().numpy(), self.ids[best_rows].cpu().numpy()
 
 
 class VectorIndex:
     """Inner-product k-NN over L2-normalised vectors, addressed by 64-bit ids."""
 
-    def __init__(self, dim: int, index: faiss.Index | None = None):
+    def __init__(self, dim: int, index: faiss.Index | None = None, nprobe: int = 32):
         self.dim = dim
         self.index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-        self._searcher: faiss.Index | None = None
+        self.nprobe = nprobe
+        self._searcher = None
+
+    @classmethod
+    def compressed(cls, dim: int, factory: str, training: np.ndarray, nprobe: int = 32) -> VectorIndex:
+        """An empty index built by `faiss.index_factory(dim, factory)` and trained on `training`."""
+        index = faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
+        index.train(np.ascontiguousarray(training, np.float32))
+        return cls(dim, index, nprobe)
+
+    @property
+    def exact(self) -> bool:
+        return isinstance(self.index, faiss.IndexIDMap2)
+
+    @property
+    def ivf(self) -> faiss.IndexIVF | None:
+        """The inverted-file part of a compressed index, if it has one."""
+        return None if self.exact else faiss.try_extract_index_ivf(self.index)
+
+    def describe(self) -> str:
+        """'Flat' or the compressed index's structure, e.g. 'PCA256,IVF1024,SQ8'."""
+        if self.exact:
+            return "Flat"
+        ivf = self.ivf
+        return f"{type(self.index).__name__}" + (f" (nlist {ivf.nlist}, nprobe {self.nprobe})" if ivf else "")
 
     def __len__(self) -> int:
         return int(self.index.ntotal)
 
     def ids(self) -> np.ndarray:
-        return faiss.vector_to_array(self.index.id_map).astype(np.int64)
+        if self.exact:
+            return faiss.vector_to_array(self.index.id_map).astype(np.int64)
+        ivf = self.ivf
+        lists = ivf.invlists
+        parts = [faiss.rev_swig_ptr(lists.get_ids(i), lists.list_size(i)).copy()
+                 for i in range(ivf.nlist) if lists.list_size(i)]
+        return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if len(ids):
@@ -34,14 +112,29 @@ class VectorIndex:
             self.index.remove_ids(np.ascontiguousarray(ids, np.int64))
             self._searcher = None
 
+    def exact_vectors(self) -> np.ndarray:
+        """The stored vectors of an exact index, in the order of :meth:`ids` (a view)."""
+        flat = faiss.downcast_index(self.index.index)
+        return faiss.rev_swig_ptr(flat.get_xb(), len(self) * self.dim).reshape(len(self), self.dim)
+
+    def _pick_searcher(self):
+        if faiss.get_num_gpus() > 0:
+            try:
+                return faiss.index_cpu_to_all_gpus(self.index)
+            except RuntimeError:  # a structure faiss cannot move to its GPUs (HNSW, ...)
+                return self.index
+        if self.exact and torch.cuda.is_available():
+            return TorchFlatSearch(self.exact_vectors(), self.ids(), "cuda")
+        return self.index
+
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(similarities, ids), each (n, k); missing neighbours have id -1."""
         if len(queries) == 0 or len(self) == 0:
             return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
         if self._searcher is None:
-            self._searcher = self.index
-            if faiss.get_num_gpus() > 0:
-                self._searcher = faiss.index_cpu_to_all_gpus(self.index)
+            if self.ivf is not None:
+                self.ivf.nprobe = self.nprobe  # copied along to the GPUs
+            self._searcher = self._pick_searcher()
         return self._searcher.search(np.ascontiguousarray(queries, np.float32), min(k, len(self)))
 
     def save(self, path: Path) -> None:
@@ -53,10 +146,10 @@ class VectorIndex:
         os.replace(tmp, path)
 
     @classmethod
-    def load(cls, path: Path, dim: int) -> VectorIndex | None:
+    def load(cls, path: Path, dim: int, nprobe: int = 32) -> VectorIndex | None:
         """The index stored at `path`, or None when it is missing, unreadable or of another size."""
         try:
             index = faiss.read_index(str(path))
         except (RuntimeError, OSError):
             return None
-        return cls(dim, index) if index.d == dim else None
+        return cls(dim, index, nprobe) if index.d == dim else None
