@@ -1,6 +1,6 @@
 # The README's two commands: `make demo` (index + match + report on the demo catalogue)
 # and `make test`. Both set everything up on a fresh Debian/Ubuntu machine.
-.PHONY: setup demo test bench
+.PHONY: setup demo test bench bench-accuracy
 PY := .venv/bin/python
 
 setup:
@@ -17,3 +17,10 @@ test: setup
 
 bench: setup
 	$(PY) -m bench.throughput
+
+# matching quality against the vPDQ and MPEG-7 signature anchors (bench/anchors.py)
+bench-accuracy: setup
+	@bash scripts/ensure-tools.sh pkg-config=pkg-config cmake=cmake =python3-dev =libavcodec-dev \
+	  =libavformat-dev =libavdevice-dev =libavutil-dev =libswscale-dev =libswresample-dev =libavfilter-dev
+	@.venv/bin/pip install -q -c constraints.txt -e ".[anchors]"
+	$(PY) -m bench.accuracy

@@ -1,29 +1,38 @@
-"""Accuracy on seeded pirated copies of real media, and the score calibration behind the default
-decision threshold.
+"""Matching quality on a public benchmark built from ../shared/media: fp against the vPDQ and
+MPEG-7 signature anchors, scored by the same code (bench/metrics.py, VSC22 / VCSL metrics).
 
-    python -m bench.accuracy [--queries N] [--seed S]
+    python -m bench.accuracy [--queries N] [--seed S] [--workdir DIR] [--no-anchors] [-v]
+    (or `make bench-accuracy`, which also installs the anchors)
 
-Builds a catalogue from ../shared/media, makes N copies (excerpts of 6-20 s through one or two
-edits; half spliced into unrelated footage) plus negatives from footage outside the catalogue,
-and prints per-query results, recall per edit, false positives and the score distributions.
+A catalogue of 15 titles; N pirated queries, each an excerpt of 4-30 s through a chain of 1-3
+edits (crop, downscale, letterbox/pillarbox, logo and text, colour, blur, noise, flip, rotation,
+speed 0.95-1.05 with the sound following, frame-rate change, picture-in-picture, heavy
+re-encode, soundtrack replaced, picture replaced by black); half of them spliced at a random
+offset into unrelated footage; the two natural copies in ../shared/media; and negatives made the
+same way from 12 videos outside the catalogue. Queries and the index are cached in the work
+folder, so a second run only matches.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import statistics
-import tempfile
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from bench.metrics import (Prediction, Segment, decision_prf, false_positive_queries, micro_ap,
+                           segment_ap, start_errors)
 from fp.config import Config
 from fp.data import probe
-from fp.data.edits import Clip, black_picture, pirate, splice, swap_soundtrack
+from fp.data.edits import Clip, black_picture, picture_in_picture, pirate, splice, swap_soundtrack
 from fp.index import index_catalogue
 from fp.matcher import Matcher
 
-MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media" / "video"
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "media"
+MEDIA = SHARED / "video"
 CATALOGUE = ["moviepy_big_buck_bunny_0_30.webm", "psd_goldeneye_vfr_drop3.mp4", "dvrscan_traffic_camera.mp4",
              "psd_tv_documentary.mp4", "psd_testvideo.mp4", "intel_car-detection.mp4",
              "videohash_nasa_rocket.mkv", "mejs_echo-hereweare.webm", "zwm_sintel.mp4",
@@ -33,94 +42,234 @@ OUTSIDE = ["askany_yoga.mp4", "videollama_boat.mp4", "mdn_flower.mp4", "facerec_
            "zwm_tears_of_steel.mp4", "moviepy_chaplin.mp4", "videollama_dog_barking.mp4",
            "askany_jesse_dance.mp4", "videollama2_1034346401.mp4", "mmaction2_test_pool.mp4",
            "videollama_applausing.mp4", "askany_hitting_baseball.mp4"]
-EDIT_CHOICES = [["crop10"], ["crop20"], ["letterbox"], ["pillarbox"], ["logo"], ["colour"], ["blur"],
-                ["noise"], ["rotate"], ["flip"], ["crop10", "logo"], ["colour", "noise"],
-                ["letterbox", "blur"], ["flip", "crop10"], ["pal"], ["ntsc", "logo"], ["black"], ["swap"]]
-SPEEDS = {"pal": 25 / 24, "ntsc": 24 / 25}
-MUSIC = MEDIA.parent / "audio" / "librosa_Kevin_MacLeod_-_Vibe_Ace.ogg"
+NATURAL = [("bower_bbb_480p_30s.mp4", "moviepy_big_buck_bunny_0_30.webm"),
+           ("psd_goldeneye_rotated_audio.mp4", "psd_goldeneye_vfr_drop3.mp4")]
+MUSIC = ["librosa_Kevin_MacLeod_-_Vibe_Ace.ogg"]
+FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
+PICTURE_EDITS = ["crop", "downscale", "letterbox", "pillarbox", "logo", "colour", "blur", "noise", "flip",
+                 "rotate", "speed", "fps", "pip", "reencode"]
+SOUND_EDITS = ["swap", "black"]
+WORDS = ["FREE MOVIES HD", "www.pirate-streams.tv", "CAM RIP", "EXCLUSIVE", "@uploader_42"]
+
+
+@dataclass
+class Query:
+    query_id: str
+    path: str
+    edits: list[str]
+    truth: list[Segment]
+
+    @property
+    def negative(self) -> bool:
+        return not self.truth
+
+
+def pick_edits(rng: random.Random) -> list[str]:
+    """A chain of 1-3 edits; one in six queries changes the soundtrack or drops the picture."""
+    chain = rng.sample(PICTURE_EDITS, rng.randint(1, 3))
+    if "letterbox" in chain and "pillarbox" in chain:
+        chain.remove("pillarbox")
+    if rng.random() < 1 / 6:
+        sound = rng.choice(SOUND_EDITS)
+        # with the picture gone, only the edits of the sound and the file remain
+        chain = [e for e in chain if e in ("speed", "reencode")] if sound == "black" else chain
+        chain.append(sound)
+    return chain
+
+
+def picture_filters(rng: random.Random, edits: list[str]) -> list[str]:
+    out = []
+    for e in edits:
+        if e == "crop":
+            a = rng.uniform(0.10, 0.25)
+            out.append(f"crop=iw*{1 - a:.3f}:ih*{1 - a:.3f}:iw*{a * rng.random():.3f}:ih*{a * rng.random():.3f}")
+        elif e in ("letterbox", "pillarbox"):
+            r = rng.uniform(0.7, 0.85)
+            out.append(f"scale=iw:ih*{r:.3f},pad=iw:ih/{r:.3f}:0:(oh-ih)/2" if e == "letterbox"
+                       else f"scale=iw*{r:.3f}:ih,pad=iw/{r:.3f}:ih:(ow-iw)/2:0")
+        elif e == "logo":
+            x, y = rng.choice([(0.03, 0.03), (0.75, 0.03), (0.03, 0.85), (0.75, 0.85)])
+            out.append(f"drawbox=x=iw*{x}:y=ih*{y}:w=iw*0.2:h=ih*0.1:color=white@0.8:t=fill,"
+                       f"drawtext=fontfile={FONT}:text='{rng.choice(WORDS)}':fontcolor=yellow@0.9:"
+                       f"fontsize=h/14:x=(w-text_w)/2:y=h*{rng.uniform(0.6, 0.85):.2f}:borderw=2")
+        elif e == "colour":
+            out.append(f"eq=brightness={rng.uniform(-0.1, 0.1):.3f}:contrast={rng.uniform(0.8, 1.3):.3f}:"
+                       f"saturation={rng.uniform(0.6, 1.5):.3f}:gamma={rng.uniform(0.8, 1.25):.3f}")
+        elif e == "blur":
+            out.append(f"gblur=sigma={rng.uniform(1.5, 3.0):.2f}")
+        elif e == "noise":
+            out.append(f"noise=alls={rng.randint(10, 25)}:allf=t")
+        elif e == "flip":
+            out.append("hflip")
+        elif e == "rotate":
+            out.append(f"rotate={rng.choice([-1, 1]) * rng.uniform(2, 5):.2f}*PI/180:fillcolor=black")
+    return out
+
+
+def make_query(rng: random.Random, work: Path, query_id: str, edits: list[str], source: str,
+               title: str | None, durations: dict[str, float]) -> Query:
+    """One pirated query of `source` (a catalogue title, or an outside video for a negative)."""
+    length = durations[source]
+    duration = min(rng.uniform(4, 30), length - 0.5)
+    start = rng.uniform(0, length - duration)
+    clip = Clip(str(MEDIA / source), start, duration)
+    speed = rng.choice([25 / 24, 24 / 25, rng.uniform(0.95, 1.05)]) if "speed" in edits else 1.0
+    heavy = "reencode" in edits
+    crf, kbps = (rng.randint(38, 40), rng.choice([32, 48])) if heavy else (rng.randint(28, 34), 64)
+    height = 240 if "downscale" in edits else rng.choice([360, 480])
+    hosts = [h for h in OUTSIDE if h != source and durations[h] >= 9]
+    step = work / f"{query_id}-a.mp4"
+    if "black" in edits:
+        audio_filter = f"atempo={speed:.6f}" if speed != 1.0 else None
+        copy = black_picture(clip, step, audio_filter=audio_filter)
+    else:
+        copy = pirate(clip, step, filters=picture_filters(rng, edits), height=height, crf=crf,
+                      audio_kbps=kbps, speed=speed, fps=rng.choice([12, 15, 30]) if "fps" in edits else None)
+        if "pip" in edits:
+            copy = picture_in_picture(copy, MEDIA / rng.choice(hosts), work / f"{query_id}-b.mp4",
+                                      scale=rng.uniform(0.4, 0.6), x=rng.uniform(0.05, 0.35),
+                                      y=rng.uniform(0.05, 0.35))
+        if "swap" in edits:
+            music = SHARED / "audio" / rng.choice(MUSIC)
+            copy = swap_soundtrack(Clip(str(copy), 0, duration / speed), str(music),
+                                   work / f"{query_id}-c.mp4", height=height)
+    q_len = duration / speed
+    offset = 0.0
+    dst = work / f"{query_id}.mp4"
+    if rng.random() < 0.5:  # embedded in unrelated footage
+        host = rng.choice(hosts)
+        offset = rng.uniform(2, 5)
+        splice([Clip(str(MEDIA / host), 0, offset), Clip(str(copy), 0, q_len),
+                Clip(str(MEDIA / host), offset, min(rng.uniform(2, 4), durations[host] - offset))],
+               dst, audio=True)
+        edits = edits + ["embedded"]
+    else:
+        copy.rename(dst)
+    for leftover in work.glob(f"{query_id}-*.mp4"):
+        leftover.unlink()
+    truth = [] if title is None else [Segment(query_id, title, offset, offset + q_len, start, start + duration)]
+    return Query(query_id, str(dst), edits, truth)
+
+
+def build_queries(work: Path, n: int, seed: int) -> list[Query]:
+    manifest = work / "queries.json"
+    if manifest.exists():
+        return [Query(q["query_id"], q["path"], q["edits"], [Segment(**s) for s in q["truth"]])
+                for q in json.loads(manifest.read_text())]
+    rng = random.Random(seed)
+    infos = {name: probe(MEDIA / name) for name in CATALOGUE + OUTSIDE}
+    durations = {name: info.duration for name, info in infos.items()}
+
+    def source(names: list[str], edits: list[str]) -> str:  # a black picture needs a soundtrack
+        return rng.choice([n for n in names if infos[n].has_audio] if "black" in edits else names)
+
+    queries = []
+    for i in range(n):
+        edits = pick_edits(rng)
+        title = source(CATALOGUE, edits)
+        queries.append(make_query(rng, work, f"q{i:03d}", edits, title, title, durations))
+        print(f"\rmaking queries: {i + 1}/{n}", end="", flush=True)
+    print()
+    for copy, title in NATURAL:
+        length = min(probe(MEDIA / copy).duration, durations[title])
+        queries.append(Query(f"natural-{copy}", str(MEDIA / copy), ["natural"],
+                             [Segment(f"natural-{copy}", title, 0.0, length, 0.0, length)]))
+    for j, name in enumerate(OUTSIDE):
+        edits = pick_edits(rng)
+        queries.append(make_query(rng, work, f"n{j:03d}", edits, source(OUTSIDE, edits) if "black" in edits
+                                  else name, None, durations))
+    manifest.write_text(json.dumps([{**asdict(q), "truth": [asdict(s) for s in q.truth]} for q in queries]))
+    return queries
+
+
+def run_fp(index: Path, queries: list[Query]) -> tuple[list[Prediction], float]:
+    matcher = Matcher(index)
+    predictions, spent = [], 0.0
+    for q in queries:
+        t0 = time.perf_counter()
+        report = matcher.match(q.path, min_score=0.0)
+        spent += time.perf_counter() - t0
+        predictions += [Prediction(q.query_id, m.title_id, m.query_start, m.query_end, m.ref_start,
+                                   m.ref_end, m.score, m.decision == "match") for m in report.matches]
+    return predictions, spent
+
+
+def run_anchor(anchor, queries: list[Query]) -> tuple[list[Prediction], float]:
+    predictions, spent = [], 0.0
+    for q in queries:
+        t0 = time.perf_counter()
+        predictions += anchor.match(Path(q.path), q.query_id)
+        spent += time.perf_counter() - t0
+    return predictions, spent
+
+
+def hit(q: Query, predictions: list[Prediction]) -> bool:
+    """A positive query is found when a decided prediction of the right title overlaps its copy
+    on the query axis."""
+    t = q.truth[0]
+    return any(p.query_id == q.query_id and p.ref_id == t.ref_id and p.decision
+               and min(p.query_end, t.query_end) > max(p.query_start, t.query_start) for p in predictions)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--queries", type=int, default=48)
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--queries", type=int, default=80)
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--no-anchors", action="store_true")
+    parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args()
-    rng = random.Random(args.seed)
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        (tmp / "cat").mkdir()
-        for name in CATALOGUE:
-            (tmp / "cat" / name).symlink_to(MEDIA / name)
-        summary = index_catalogue(tmp / "cat", tmp / "idx", Config())
-        print(f"catalogue: {len(summary.added)} titles, {summary.media_seconds:.0f} s "
-              f"({summary.media_seconds / summary.wall_seconds:.1f}x real time)")
-        jobs = []
-        voiced = [t for t in CATALOGUE if probe(MEDIA / t).has_audio]
-        for i in range(args.queries):
-            edits = rng.choice(EDIT_CHOICES)
-            title = rng.choice(voiced if edits == ["black"] else CATALOGUE)
-            length = probe(MEDIA / title).duration
-            duration = min(rng.uniform(6, 20), length - 1)
-            start = rng.uniform(0, length - duration)
-            height, crf = rng.choice([(360, 35), (240, 30), (480, 40)])
-            clip = Clip(str(MEDIA / title), start, duration)
-            if edits == ["black"]:  # the soundtrack alone
-                copy = black_picture(clip, tmp / f"q{i}.mp4")
-            elif edits == ["swap"]:  # the picture alone, over other music
-                copy = swap_soundtrack(clip, str(MUSIC), tmp / f"q{i}.mp4", height=height)
-            else:
-                speed = next((SPEEDS[e] for e in edits if e in SPEEDS), 1.0)
-                copy = pirate(clip, tmp / f"q{i}.mp4", edits=[e for e in edits if e not in SPEEDS],
-                              height=height, crf=crf, speed=speed)
-            offset = 0.0
-            if edits != ["black"] and rng.random() < 0.5:
-                host = MEDIA / rng.choice(OUTSIDE)
-                offset = rng.uniform(2, 6)
-                copy = splice([Clip(str(host), 0, offset), Clip(str(copy), 0, duration),
-                               Clip(str(host), offset, 5)], tmp / f"q{i}e.mp4")
-            label = "+".join(edits) + f"/{height}p/crf{crf}" + ("/embedded" if offset else "")
-            jobs.append((copy, title, offset, start, duration, label))
-        for j, name in enumerate(OUTSIDE):
-            clip = Clip(str(MEDIA / name), 0, 12)
-            jobs.append((pirate(clip, tmp / f"n{j}.mp4", edits=["crop10"]), None, 0, 0, 0, "negative"))
+    work = args.workdir or Path.home() / ".cache" / "fp-match" / f"bench-accuracy-{args.seed}-{args.queries}"
+    (work / "queries").mkdir(parents=True, exist_ok=True)
+    (work / "catalogue").mkdir(exist_ok=True)
+    for name in CATALOGUE:
+        link = work / "catalogue" / name
+        if not link.exists():
+            link.symlink_to(MEDIA / name)
+    queries = build_queries(work / "queries", args.queries, args.seed)
+    summary = index_catalogue(work / "catalogue", work / "index", Config())
+    print(f"catalogue: {len(summary.added) + len(summary.unchanged) + len(summary.replaced)} titles; queries: "
+          f"{sum(not q.negative for q in queries)} copies, {sum(q.negative for q in queries)} negatives")
 
-        matcher = Matcher(tmp / "idx")
-        true_scores, false_scores, errors, hits, per_edit = [], [], [], 0, {}
-        fp_queries, spent, media = 0, 0.0, 0.0
-        print(f"{'query':5s} {'edit':42s} {'expected':34s} {'got':34s} {'score':>6s} {'start err':>9s}")
-        for k, (path, title, offset, start, duration, label) in enumerate(jobs):
-            t0 = time.perf_counter()
-            report = matcher.match(path, min_score=0.0)
-            spent += time.perf_counter() - t0
-            media += report.query_duration
-            good = [m for m in report.matches if m.title_id == title]
-            bad = [m for m in report.matches if m.title_id != title]
-            false_scores += [m.score for m in bad if m.duration >= Config().min_match_seconds]
-            ok = bool(good) and good[0].decision == "match"
-            if title is None and any(m.decision == "match" for m in report.matches):
-                fp_queries += 1
-            if title is not None:
-                hits += ok
-                key = label.split("/")[0]
-                per_edit.setdefault(key, []).append(ok)
-                if good:
-                    true_scores.append(good[0].score)
-                    errors.append(abs(good[0].ref_start - start) if ok else float("nan"))
-            top = report.matches[0] if report.matches else None
-            print(f"{k:<5d} {label:42s} {(title or '-')[:34]:34s} "
-                  f"{(top.title_id if top else '-')[:34]:34s} {top.score if top else 0:6.3f} "
-                  f"{(abs(good[0].ref_start - start) if good else float('nan')):9.2f}")
-        positives = sum(1 for j in jobs if j[1] is not None)
-        print()
-        print(f"recall at the default decision: {hits}/{positives} = {hits / positives:.3f}")
-        print(f"false-positive queries among {len(OUTSIDE)} negatives: {fp_queries}")
-        found = [e for e in errors if e == e]
-        print(f"median |ref start error| of matches: {statistics.median(found):.2f} s" if found else "")
-        print(f"true-copy scores: min {min(true_scores):.3f}, median {statistics.median(true_scores):.3f}")
-        print(f"wrong-title segments >= {Config().min_match_seconds:g} s: "
-              f"max score {max(false_scores, default=0):.3f} (decision threshold {Config().match_threshold})")
-        print(f"compute: {60 * spent / media:.1f} s per minute of query")
-        print("recall per edit: " + ", ".join(f"{k} {sum(v)}/{len(v)}" for k, v in sorted(per_edit.items())))
+    systems = {"fp": run_fp(work / "index", queries)}
+    if not args.no_anchors:
+        from bench.anchors import SignatureAnchor, VpdqAnchor
+
+        catalogue = {name: MEDIA / name for name in CATALOGUE}
+        for name, cls in (("vPDQ", VpdqAnchor), ("MPEG-7 signature", SignatureAnchor)):
+            systems[name] = run_anchor(cls(catalogue, work / name.split()[0].lower()), queries)
+
+    truth = [s for q in queries for s in q.truth]
+    negatives = [q.query_id for q in queries if q.negative]
+    minutes = sum(probe(q.path).duration for q in queries) / 60
+    print()
+    print(f"{'system':18s} {'micro-AP':>8s} {'seg AP':>7s} {'P':>6s} {'R':>6s} {'F1':>6s} "
+          f"{'FP neg':>7s} {'start err':>9s} {'s/min':>6s}")
+    for name, (predictions, spent) in systems.items():
+        p, r, f1 = decision_prf(predictions, truth)
+        errors = start_errors(predictions, truth)
+        print(f"{name:18s} {micro_ap(predictions, truth):8.3f} {segment_ap(predictions, truth):7.3f} "
+              f"{p:6.3f} {r:6.3f} {f1:6.3f} {false_positive_queries(predictions, negatives):>4d}/{len(negatives):<2d} "
+              f"{(statistics.median(errors) if errors else float('nan')):8.2f}s {spent / minutes:6.1f}")
+    print()
+    kinds = sorted({e for q in queries if not q.negative for e in q.edits})
+    print(f"{'recall per edit':18s} " + " ".join(f"{k[:9]:>9s}" for k in kinds))
+    for name, (predictions, _) in systems.items():
+        cells = []
+        for kind in kinds:
+            group = [q for q in queries if not q.negative and kind in q.edits]
+            cells.append(f"{sum(hit(q, predictions) for q in group)}/{len(group)}")
+        print(f"{name:18s} " + " ".join(f"{c:>9s}" for c in cells))
+    if args.verbose:
+        fp_predictions = systems["fp"][0]
+        for q in queries:
+            mine = sorted((p for p in fp_predictions if p.query_id == q.query_id), key=lambda p: -p.score)
+            top = mine[0] if mine else None
+            expect = q.truth[0] if q.truth else None
+            print(f"{q.query_id:34.34s} {'+'.join(q.edits):40.40s} {(expect.ref_id if expect else '-')[:26]:26s} "
+                  f"{(top.ref_id if top else '-')[:26]:26s} {top.score if top else 0:6.3f} "
+                  f"{'M' if top and top.decision else ' '} "
+                  f"{'' if not (top and expect) else f'q {top.query_start - expect.query_start:+.1f} r {top.ref_start - expect.ref_start:+.1f}'}")
 
 
 if __name__ == "__main__":

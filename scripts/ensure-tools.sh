@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Makes sure system tools are on PATH: `ensure-tools.sh COMMAND=DEBIAN_PACKAGE ...`.
+# Makes sure system tools are on PATH: `ensure-tools.sh COMMAND=DEBIAN_PACKAGE ...` (`=PACKAGE`:
+# a package with no command of its own, such as a library's headers).
 # Missing ones are installed with apt when possible (root or passwordless sudo); otherwise one
 # line says what to install.
 set -euo pipefail
 missing=()
 for spec in "$@"; do
-  command -v "${spec%%=*}" >/dev/null || missing+=("${spec#*=}")
+  cmd=${spec%%=*} package=${spec#*=}
+  if [ -n "$cmd" ]; then command -v "$cmd" >/dev/null || missing+=("$package")
+  else dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package"); fi
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 mapfile -t packages < <(printf '%s\n' "${missing[@]}" | sort -u)

@@ -48,36 +48,68 @@ def _run(args: list[str], dst: Path) -> Path:
     return dst
 
 
-def pirate(clip: Clip, dst: str | Path, *, edits: list[str] = (), height: int = 360,
-           crf: int = 35, audio: bool = True, speed: float = 1.0) -> Path:
-    """Cut `clip`, apply the named `edits` in order, rescale to `height`, re-encode hard; with
-    `speed`, play picture and sound that much faster (25/24: PAL speed-up, pitch kept)."""
+def pirate(clip: Clip, dst: str | Path, *, edits: list[str] = (), filters: list[str] = (),
+           height: int = 360, crf: int = 35, audio: bool = True, audio_kbps: int = 48,
+           speed: float = 1.0, fps: float | None = None) -> Path:
+    """Cut `clip`, apply the named `edits` then the raw ffmpeg `filters` in order, rescale to
+    `height`, re-encode hard (`crf`, `audio_kbps`); with `speed`, play picture and sound that much
+    faster (25/24: PAL speed-up, pitch kept); with `fps`, change the frame rate."""
     square = "scale=trunc(ih*dar/2)*2:ih,setsar=1"  # square pixels first: keep the picture's shape
-    chain = [square] + [EDITS[e] for e in edits] + [f"scale=-2:{height}", "setsar=1", "format=yuv420p"]
+    chain = [square] + [EDITS[e] for e in edits] + list(filters) \
+        + [f"scale=-2:{height}", "setsar=1", "format=yuv420p"]
     if speed != 1.0:
         chain.append(f"setpts=PTS/{speed:.6f}")
+    if fps:
+        chain.append(f"fps={fps:g}")
     args = ["-ss", f"{clip.start:.3f}", "-t", f"{clip.duration:.3f}", "-i", clip.path,
             "-vf", ",".join(chain), "-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf)]
     if audio:
-        args += (["-af", f"atempo={speed:.6f}"] if speed != 1.0 else []) + ["-c:a", "aac", "-b:a", "48k"]
+        args += (["-af", f"atempo={speed:.6f}"] if speed != 1.0 else []) + ["-c:a", "aac", "-b:a", f"{audio_kbps}k"]
     else:
         args += ["-an"]
     return _run(args, Path(dst))
 
 
+def picture_in_picture(copy: str | Path, host: str | Path, dst: str | Path, *, scale: float = 0.5,
+                       x: float = 0.25, y: float = 0.25, size: tuple[int, int] = (640, 360),
+                       crf: int = 30) -> Path:
+    """`copy` shrunk to `scale` of the frame's width and laid over `host` (looped, fitted into
+    `size`) with its top-left corner at (`x`, `y`) of the frame; the sound is `copy`'s."""
+    w, h = size
+    graph = (f"[1:v:0]scale={w}:{h}:force_original_aspect_ratio=decrease,pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,"
+             f"setsar=1[bg];[0:v:0]scale={int(w * scale) // 2 * 2}:-2,setsar=1[fg];"
+             f"[bg][fg]overlay=x=W*{x:.4f}:y=H*{y:.4f}:shortest=1,format=yuv420p[out]")
+    args = ["-i", str(copy), "-stream_loop", "-1", "-i", str(host), "-filter_complex", graph,
+            "-map", "[out]", "-map", "0:a?", "-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf),
+            "-c:a", "aac", "-b:a", "64k", "-shortest"]
+    return _run(args, Path(dst))
+
+
 def splice(clips: list[Clip], dst: str | Path, *, size: tuple[int, int] = (640, 360), fps: int = 25,
-           crf: int = 28) -> Path:
-    """Concatenate `clips` (each fitted into `size`, padded) into one silent video."""
-    args, chains = [], []
+           crf: int = 28, audio: bool = False) -> Path:
+    """Concatenate `clips` (each fitted into `size`, padded) into one video; silent unless
+    `audio`, then with each clip's sound (silence for a clip without)."""
+    from fp.data.probe import probe
+
+    args, chains, pads = [], [], []
+    w, h = size
     for i, clip in enumerate(clips):
         args += ["-ss", f"{clip.start:.3f}", "-t", f"{clip.duration:.3f}", "-i", clip.path]
-        w, h = size
         chains.append(f"[{i}:v:0]scale={w}:{h}:force_original_aspect_ratio=decrease,"
                       f"pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,setsar=1,fps={fps},format=yuv420p[v{i}]")
-    graph = ";".join(chains) + ";" + "".join(f"[v{i}]" for i in range(len(clips))) \
-        + f"concat=n={len(clips)}:v=1:a=0[out]"
+        pads.append(f"[v{i}]")
+        if audio:
+            info = probe(clip.path)
+            length = min(clip.duration, max(info.duration - clip.start, 0.0))
+            source = f"[{i}:a:0]" if info.has_audio else "anullsrc=r=44100:cl=mono,"
+            chains.append(f"{source}aresample=44100,aformat=channel_layouts=mono,apad,"
+                          f"atrim=duration={length:.3f}[a{i}]")
+            pads.append(f"[a{i}]")
+    graph = ";".join(chains) + ";" + "".join(pads) \
+        + f"concat=n={len(clips)}:v=1:a={int(audio)}[out]" + ("[aout]" if audio else "")
     args += ["-filter_complex", graph, "-map", "[out]", "-c:v", "libx264", "-preset", "veryfast",
-             "-crf", str(crf), "-an"]
+             "-crf", str(crf)]
+    args += ["-map", "[aout]", "-c:a", "aac", "-b:a", "64k"] if audio else ["-an"]
     return _run(args, Path(dst))
 
 
