@@ -5,6 +5,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
@@ -17,6 +18,7 @@ from fp.fingerprint.audio import SAMPLE_RATE, AudioEncoder, loudness_db
 from fp.fingerprint.encoders import VisualEncoder, load_visual_encoder
 from fp.fingerprint.text import load_text_encoder
 from fp.fingerprint.frames import blank_mask, fill_frames
+from fp.fingerprint.insets import InsetFinder, crop_windows
 from fp.fingerprint.shots import build_shots, segment_shots
 from fp.fingerprint.types import FeatureTrack, VideoFingerprint
 
@@ -87,15 +89,21 @@ class Fingerprinter:
             self._text = load_text_encoder(self.config.text_encoder, self.config.visual_encoder, self.device)
         return self._text
 
-    def audio_track(self, info: MediaInfo) -> FeatureTrack | None:
-        """Embeddings of one-second windows every step; None without (decodable) audio."""
+    def audio_pcm(self, info: MediaInfo) -> np.ndarray | None:
+        """The soundtrack as mono PCM for the audio encoder; None without (decodable) audio."""
         if not self.config.audio_encoder or not info.has_audio:
             return None
         try:
             pcm = decode_audio(info, SAMPLE_RATE)
         except MediaError:
             return None  # a broken soundtrack must not cost the picture
-        if len(pcm) < SAMPLE_RATE // 4:
+        return pcm if len(pcm) >= SAMPLE_RATE // 4 else None
+
+    def audio_track(self, info: MediaInfo, pcm: Future | None = None) -> FeatureTrack | None:
+        """Embeddings of one-second windows every step; None without (decodable) audio. `pcm`:
+        the soundtrack already being decoded (see :meth:`audio_pcm`)."""
+        pcm = pcm.result() if pcm is not None else self.audio_pcm(info)
+        if pcm is None:
             return None
         windows = self.audio.windows(pcm, 1.0 / self.config.frame_rate)
         valid = loudness_db(windows) > self.config.silence_db
@@ -125,21 +133,32 @@ class Fingerprinter:
         return FeatureTrack("text", step, vectors.astype(np.float32), np.array([bool(t) for t in shown]))
 
     def visual_tracks(self, info: MediaInfo, *, honour_rotation: bool = True, mirrored: bool = False,
-                      on_progress: Callable[[float], None] | None = None) -> list[FeatureTrack]:
-        """The picture's track; with `mirrored`, also the track of its horizontal mirror image
-        (from the same decoding pass)."""
+                      insets: bool = False, on_progress: Callable[[float], None] | None = None
+                      ) -> list[FeatureTrack]:
+        """The picture's track; with `mirrored`, also the track of its horizontal mirror image;
+        with `insets`, also those of a picture-in-picture window where one shows (samples without
+        one carry no content there). All from the same decoding pass."""
         cfg = self.config
         step = 1.0 / cfg.frame_rate
-        vectors: list[list[np.ndarray]] = [[], []]
-        valid = []
+        vectors: dict[str, list[np.ndarray]] = {}
+        valid, in_window = [], []
         decoded = 0
+        finder = InsetFinder() if insets else None
+
+        def encode(name: str, frames: np.ndarray) -> None:
+            vectors.setdefault(name, []).append(self.visual.encode(frames))
+            if mirrored:
+                vectors.setdefault(name + " mirrored", []).append(self.visual.encode(frames[:, :, ::-1]))
+
         for frames in prefetch(iter_frames(info, cfg.frame_rate, cfg.frame_size,
                                            honour_rotation=honour_rotation)):
             valid.append(~blank_mask(frames, cfg.blank_std))
-            filled = fill_frames(frames)
-            vectors[0].append(self.visual.encode(filled))
-            if mirrored:
-                vectors[1].append(self.visual.encode(filled[:, :, ::-1]))
+            encode("picture", fill_frames(frames))
+            if finder is not None:
+                boxes = finder.boxes(frames)
+                shown = np.array([b is not None for b in boxes])
+                in_window.append(shown)
+                encode("window", fill_frames(crop_windows(frames[shown], [b for b in boxes if b])))
             decoded += len(frames)
             if on_progress:
                 on_progress(min(decoded * step, info.duration))
@@ -150,7 +169,17 @@ class Fingerprinter:
             raise MediaError(f"{info.path}: truncated or corrupt: only {decoded * step:.1f} s of "
                              f"{expected:.1f} s could be decoded")
         mask = np.concatenate(valid)
-        return [FeatureTrack("visual", step, np.concatenate(v), mask) for v in vectors if v]
+        tracks = [FeatureTrack("visual", step, np.concatenate(vectors[name]), mask)
+                  for name in ("picture", "picture mirrored") if name in vectors]
+        if in_window and np.concatenate(in_window).any():
+            shown = np.concatenate(in_window)
+            for name in ("window", "window mirrored"):
+                if name in vectors:
+                    found = np.concatenate(vectors[name])
+                    full = np.zeros((len(shown), found.shape[1]), np.float32)
+                    full[shown] = found
+                    tracks.append(FeatureTrack("visual", step, full, mask & shown))
+        return tracks
 
     def fingerprint(self, source: str | MediaInfo, *, honour_rotation: bool = True,
                     on_progress: Callable[[float], None] | None = None) -> VideoFingerprint:
@@ -158,9 +187,12 @@ class Fingerprinter:
         info = source if isinstance(source, MediaInfo) else probe(source)
         if not info.has_video:
             raise MediaError(f"{info.path}: has no video stream")
-        tracks = {"visual": self.visual_tracks(info, honour_rotation=honour_rotation,
-                                               on_progress=on_progress)[0]}
-        for track in (self.audio_track(info), self.text_track(info)):
+        with ThreadPoolExecutor(1) as pool:  # the soundtrack decodes while the picture encodes
+            pcm = pool.submit(self.audio_pcm, info)
+            tracks = {"visual": self.visual_tracks(info, honour_rotation=honour_rotation,
+                                                   on_progress=on_progress)[0]}
+            audio = self.audio_track(info, pcm)
+        for track in (audio, self.text_track(info)):
             if track is not None:
                 tracks[track.modality] = track
         return self._with_shots(info, tracks)
@@ -168,15 +200,14 @@ class Fingerprinter:
     def picture_variants(self, info: MediaInfo) -> list[VideoFingerprint]:
         """A suspect as it is and as its edits may have turned it: mirrored and, when it carries a
         rotation tag (which copies add or strip), with the tag ignored. Sound and text are shared."""
-        tracks = {}
-        for track in (self.audio_track(info), self.text_track(info)):
-            if track is not None:
-                tracks[track.modality] = track
-        out = []
-        for honour in [True, False] if info.rotation else [True]:
-            for picture in self.visual_tracks(info, honour_rotation=honour, mirrored=True):
-                out.append(self._with_shots(info, {"visual": picture, **tracks}))
-        return out
+        with ThreadPoolExecutor(1) as pool:  # the soundtrack decodes while the picture encodes
+            pcm = pool.submit(self.audio_pcm, info)
+            pictures = [picture for honour in ([True, False] if info.rotation else [True])
+                        for picture in self.visual_tracks(info, honour_rotation=honour, mirrored=True,
+                                                                        insets=True)]
+            audio = self.audio_track(info, pcm)
+        tracks = {t.modality: t for t in (audio, self.text_track(info)) if t is not None}
+        return [self._with_shots(info, {"visual": picture, **tracks}) for picture in pictures]
 
     def _with_shots(self, info: MediaInfo, tracks: dict[str, FeatureTrack]) -> VideoFingerprint:
         cfg = self.config
