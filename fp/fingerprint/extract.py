@@ -198,13 +198,14 @@ class Fingerprinter:
         return self._with_shots(info, tracks)
 
     def picture_variants(self, info: MediaInfo) -> list[VideoFingerprint]:
-        """A suspect as it is and as its edits may have turned it: mirrored and, when it carries a
-        rotation tag (which copies add or strip), with the tag ignored. Sound and text are shared."""
+        """A suspect as it is and as its edits may have turned it: mirrored, a picture-in-picture
+        window alone, and, when it carries a rotation tag (which copies add or strip), with the tag
+        ignored. Sound and text are shared."""
         with ThreadPoolExecutor(1) as pool:  # the soundtrack decodes while the picture encodes
             pcm = pool.submit(self.audio_pcm, info)
             pictures = [picture for honour in ([True, False] if info.rotation else [True])
-                        for picture in self.visual_tracks(info, honour_rotation=honour, mirrored=True,
-                                                                        insets=True)]
+                        for picture in self.visual_tracks(info, honour_rotation=honour,
+                                                          mirrored=True, insets=True)]
             audio = self.audio_track(info, pcm)
         tracks = {t.modality: t for t in (audio, self.text_track(info)) if t is not None}
         return [self._with_shots(info, {"visual": picture, **tracks}) for picture in pictures]
