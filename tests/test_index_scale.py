@@ -68,7 +68,7 @@ def test_compressed_index_recall_against_exact():
     exact = VectorIndex(DIM * 4)
     exact.add(ids, x)
     compressed = VectorIndex.compressed(DIM * 4, Config().compressed_index.format(nlist=nlist_for(20000)),
-                                        x[:10000], Config().nprobe)
+                                        x[:10000], Config().probe_fraction)
     compressed.add(ids, x)
     queries = copies(x[::100], 5)
     _, truth = exact.search(queries, 24)
@@ -78,7 +78,7 @@ def test_compressed_index_recall_against_exact():
 
 
 def fingerprint(seed: int, shots: int) -> VideoFingerprint:
-    vecs = clustered(shots, DIM, seed, titles=40)
+    vecs = clustered(shots, DIM, seed, titles=40, spread=0.4)
     info = MediaInfo(f"/x/{seed}.mp4", 100, shots * 2.0, shots * 2.0, "mp4", 0, 64, 48, 25.0, 0,
                      "1:1", "h264", False, None, None, ())
     track = FeatureTrack("visual", 2.0, vecs, np.ones(shots, bool))
@@ -108,7 +108,7 @@ def check_consistent(root, removed=()):
 
 
 def test_index_turns_compressed_past_the_threshold_and_follows_titles(tmp_path):
-    config = dataclasses.replace(Config(), exact_index_max_vectors=600)
+    config = dataclasses.replace(Config(), exact_index_max_vectors=600, probe_fraction=0.5)
     with IndexStore.open_for_writing(tmp_path, config) as store:
         for seed in range(2):
             store.put_title(f"t{seed}", fingerprint(seed, 250), f"h{seed}", 1)
@@ -133,7 +133,7 @@ def test_index_turns_compressed_past_the_threshold_and_follows_titles(tmp_path):
     check_consistent(tmp_path, removed)
 
     # grown far past what its lists were sized for: retrained from the stored vectors
-    with IndexStore.open_for_writing(tmp_path, dataclasses.replace(config, retrain_growth=0.1)) as store:
+    with IndexStore.open_for_writing(tmp_path, dataclasses.replace(config, retrain_growth=0.01)) as store:
         store.put_title("t4", fingerprint(4, 100), "h4", 1)
     index = on_disk(tmp_path)
     assert not np.array_equal(faiss.vector_to_array(faiss.downcast_index(index.ivf.quantizer).codes), centroids)

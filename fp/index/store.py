@@ -34,7 +34,7 @@ from fp.config import Config
 from fp.data.probe import MediaInfo
 from fp.errors import IndexStoreError
 from fp.fingerprint.types import FeatureTrack, VideoFingerprint
-from fp.index.vectors import VectorIndex, factory_string, nlist_for
+from fp.index.vectors import VectorIndex, factory_string, nlist_for, sized_for
 
 DB_NAME = "fp.duckdb"
 MODALITIES = ("visual", "audio", "text")
@@ -303,8 +303,8 @@ class IndexStore:
         if not dims:
             return None
         dim = int(dims[0][0])
-        index = VectorIndex.load(self._vector_path(modality), dim, self.config.nprobe) \
-            or VectorIndex(dim, nprobe=self.config.nprobe)
+        index = VectorIndex.load(self._vector_path(modality), dim, self.config.probe_fraction) \
+            or VectorIndex(dim, probe_fraction=self.config.probe_fraction)
         wanted = self._shot_ids(con, modality)
         have = index.ids()
         index.remove(np.setdiff1d(have, wanted))
@@ -339,17 +339,17 @@ class IndexStore:
             if n <= cfg.exact_index_max_vectors:
                 return None
         elif n > cfg.exact_index_max_vectors // 2 and \
-                (index.ivf is None or n <= cfg.retrain_growth * index.ivf.nlist ** 2):
+                (index.ivf is None or n <= cfg.retrain_growth * sized_for(index.ivf.nlist)):
             return None
         ids = self._shot_ids(con, modality)
         if n <= cfg.exact_index_max_vectors:
-            rebuilt = VectorIndex(index.dim, nprobe=cfg.nprobe)
+            rebuilt = VectorIndex(index.dim, probe_fraction=cfg.probe_fraction)
         else:
             factory = factory_string(cfg.compressed_index, n)
             size = min(n, max(cfg.training_vectors, 64 * nlist_for(n)))
             sample = np.sort(np.random.default_rng(0).choice(ids, size, replace=False))
             training = np.concatenate([v for _, v in self._stored_vectors(con, modality, index.dim, sample)])
-            rebuilt = VectorIndex.compressed(index.dim, factory, training, cfg.nprobe)
+            rebuilt = VectorIndex.compressed(index.dim, factory, training, cfg.probe_fraction)
         for chunk_ids, vectors in self._stored_vectors(con, modality, index.dim, ids):
             rebuilt.add(chunk_ids, vectors)
         return rebuilt

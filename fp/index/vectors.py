@@ -21,9 +21,20 @@ import numpy as np
 import torch
 
 
+LIST_SCALE = 8
+"""Inverted lists number about sqrt(n) / LIST_SCALE. Recall depends on the share of lists
+searched (bench/scale.py), so few long lists cost no more per query than many short ones and
+are much cheaper to fill (every vector added is compared with every list's centroid)."""
+
+
 def nlist_for(n: int) -> int:
-    """Inverted lists for `n` vectors: the power of two nearest sqrt(n), 64 to 65536."""
-    return int(min(65536, max(64, 2 ** round(math.log2(max(n, 1)) / 2))))
+    """Inverted lists for `n` vectors: the power of two nearest sqrt(n) / LIST_SCALE, 16 to 65536."""
+    return int(min(65536, max(16, 2 ** round(math.log2(max(n, 1)) / 2 - math.log2(LIST_SCALE)))))
+
+
+def sized_for(nlist: int) -> int:
+    """How many vectors `nlist` inverted lists suit (the inverse of :func:`nlist_for`)."""
+    return (nlist * LIST_SCALE) ** 2
 
 
 def factory_string(template: str, n: int) -> str:
@@ -60,18 +71,34 @@ class TorchFlatSearch:
 class VectorIndex:
     """Inner-product k-NN over L2-normalised vectors, addressed by 64-bit ids."""
 
-    def __init__(self, dim: int, index: faiss.Index | None = None, nprobe: int = 32):
+    def __init__(self, dim: int, index: faiss.Index | None = None, probe_fraction: float = 0.125):
         self.dim = dim
         self.index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-        self.nprobe = nprobe
         self._searcher = None
+        self.probe_fraction = probe_fraction
 
     @classmethod
-    def compressed(cls, dim: int, factory: str, training: np.ndarray, nprobe: int = 32) -> VectorIndex:
+    def compressed(cls, dim: int, factory: str, training: np.ndarray,
+                   probe_fraction: float = 0.125) -> VectorIndex:
         """An empty index built by `faiss.index_factory(dim, factory)` and trained on `training`."""
         index = faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
         index.train(np.ascontiguousarray(training, np.float32))
-        return cls(dim, index, nprobe)
+        return cls(dim, index, probe_fraction)
+
+    @property
+    def probe_fraction(self) -> float:
+        """Share of the inverted lists searched per query (compressed index only)."""
+        return self._probe_fraction
+
+    @probe_fraction.setter
+    def probe_fraction(self, value: float) -> None:
+        self._probe_fraction = value
+        self._searcher = None
+
+    @property
+    def nprobe(self) -> int:
+        ivf = self.ivf
+        return 0 if ivf is None else max(1, math.ceil(ivf.nlist * self.probe_fraction))
 
     @property
     def exact(self) -> bool:
@@ -83,11 +110,12 @@ class VectorIndex:
         return None if self.exact else faiss.try_extract_index_ivf(self.index)
 
     def describe(self) -> str:
-        """'Flat' or the compressed index's structure, e.g. 'PCA256,IVF1024,SQ8'."""
+        """'Flat', or the compressed index's class with its lists, e.g. 'IndexIVFScalarQuantizer
+        (nlist 512, nprobe 64)'."""
         if self.exact:
             return "Flat"
         ivf = self.ivf
-        return f"{type(self.index).__name__}" + (f" (nlist {ivf.nlist}, nprobe {self.nprobe})" if ivf else "")
+        return type(self.index).__name__ + (f" (nlist {ivf.nlist}, nprobe {self.nprobe})" if ivf else "")
 
     def __len__(self) -> int:
         return int(self.index.ntotal)
@@ -146,10 +174,10 @@ class VectorIndex:
         os.replace(tmp, path)
 
     @classmethod
-    def load(cls, path: Path, dim: int, nprobe: int = 32) -> VectorIndex | None:
+    def load(cls, path: Path, dim: int, probe_fraction: float = 0.125) -> VectorIndex | None:
         """The index stored at `path`, or None when it is missing, unreadable or of another size."""
         try:
             index = faiss.read_index(str(path))
         except (RuntimeError, OSError):
             return None
-        return cls(dim, index, nprobe) if index.d == dim else None
+        return cls(dim, index, probe_fraction) if index.d == dim else None
