@@ -12,7 +12,7 @@ from fp.config import Config
 from fp.data.probe import MediaInfo
 from fp.fingerprint.types import FeatureTrack, Shot, VideoFingerprint
 from fp.index.store import IndexStore
-from fp.index.vectors import TorchFlatSearch, VectorIndex, nlist_for
+from fp.index.vectors import TorchFlatSearch, VectorIndex, factory_string, nlist_for
 
 DIM = 32
 
@@ -67,7 +67,7 @@ def test_compressed_index_recall_against_exact():
     ids = np.arange(20000) + 1
     exact = VectorIndex(DIM * 4)
     exact.add(ids, x)
-    compressed = VectorIndex.compressed(DIM * 4, Config().compressed_index.format(nlist=nlist_for(20000)),
+    compressed = VectorIndex.compressed(DIM * 4, factory_string(Config().compressed_index, 20000),
                                         x[:10000], Config().probe_fraction)
     compressed.add(ids, x)
     queries = copies(x[::100], 5)
@@ -84,6 +84,10 @@ def fingerprint(seed: int, shots: int) -> VideoFingerprint:
     track = FeatureTrack("visual", 2.0, vecs, np.ones(shots, bool))
     return VideoFingerprint(info, {"visual": track},
                             [Shot(2.0 * i, 2.0 * i + 2, {"visual": vecs[i]}) for i in range(shots)])
+
+
+def centroids(index: VectorIndex) -> np.ndarray:
+    return index.ivf.quantizer.reconstruct_n(0, index.ivf.nlist)
 
 
 def on_disk(root) -> VectorIndex:
@@ -103,12 +107,14 @@ def check_consistent(root, removed=()):
         queries = copies(exact.exact_vectors()[::7], 6)
         _, truth = exact.search(queries, 24)
         _, found = index.search(queries, 24)
-        assert recall(found, truth) >= 0.95
+        assert (found[:, 0] == exact.ids()[::7]).mean() >= 0.95  # a copy finds its source first
+        assert recall(found, truth) >= 0.9  # 32-d test titles: many near-ties in the tail
         assert not np.isin(found, removed).any()
 
 
 def test_index_turns_compressed_past_the_threshold_and_follows_titles(tmp_path):
-    config = dataclasses.replace(Config(), exact_index_max_vectors=600, probe_fraction=0.5)
+    config = dataclasses.replace(Config(), exact_index_max_vectors=600, probe_fraction=0.5,
+                                 compressed_index=Config().compressed_index.replace("PCA64", "PCA24"))
     with IndexStore.open_for_writing(tmp_path, config) as store:
         for seed in range(2):
             store.put_title(f"t{seed}", fingerprint(seed, 250), f"h{seed}", 1)
@@ -120,7 +126,7 @@ def test_index_turns_compressed_past_the_threshold_and_follows_titles(tmp_path):
     index = on_disk(tmp_path)
     assert not index.exact and index.ivf.nlist == nlist_for(750)
     check_consistent(tmp_path)
-    centroids = faiss.vector_to_array(faiss.downcast_index(index.ivf.quantizer).codes)
+    before = centroids(index)
 
     with IndexStore.open_for_writing(tmp_path, config) as store:
         removed = store.shot_table().shot_ids[:250]
@@ -129,14 +135,14 @@ def test_index_turns_compressed_past_the_threshold_and_follows_titles(tmp_path):
         store.put_title("t1", fingerprint(11, 200), "h1b", 2)  # replaced
     index = on_disk(tmp_path)
     assert not index.exact  # updated in place, not retrained: same coarse centroids
-    assert np.array_equal(faiss.vector_to_array(faiss.downcast_index(index.ivf.quantizer).codes), centroids)
+    assert np.array_equal(centroids(index), before)
     check_consistent(tmp_path, removed)
 
     # grown far past what its lists were sized for: retrained from the stored vectors
     with IndexStore.open_for_writing(tmp_path, dataclasses.replace(config, retrain_growth=0.01)) as store:
         store.put_title("t4", fingerprint(4, 100), "h4", 1)
     index = on_disk(tmp_path)
-    assert not np.array_equal(faiss.vector_to_array(faiss.downcast_index(index.ivf.quantizer).codes), centroids)
+    assert not np.array_equal(centroids(index), before)
     check_consistent(tmp_path, removed)
 
     with IndexStore.open_for_writing(tmp_path, config) as store:  # below half the threshold: exact again

@@ -21,20 +21,26 @@ import numpy as np
 import torch
 
 
-LIST_SCALE = 8
-"""Inverted lists number about sqrt(n) / LIST_SCALE. Recall depends on the share of lists
-searched (bench/scale.py), so few long lists cost no more per query than many short ones and
-are much cheaper to fill (every vector added is compared with every list's centroid)."""
-
-
 def nlist_for(n: int) -> int:
-    """Inverted lists for `n` vectors: the power of two nearest sqrt(n) / LIST_SCALE, 16 to 65536."""
-    return int(min(65536, max(16, 2 ** round(math.log2(max(n, 1)) / 2 - math.log2(LIST_SCALE)))))
+    """Inverted lists for `n` vectors: the power of two nearest sqrt(n), 16 to 65536."""
+    return int(min(65536, max(16, 2 ** round(math.log2(max(n, 1)) / 2))))
 
 
 def sized_for(nlist: int) -> int:
     """How many vectors `nlist` inverted lists suit (the inverse of :func:`nlist_for`)."""
-    return (nlist * LIST_SCALE) ** 2
+    return nlist ** 2
+
+
+def untrained(dim: int, factory: str) -> faiss.Index:
+    """`faiss.index_factory(dim, factory)` for inner products. Scalar-quantised inverted lists
+    encode the vectors themselves, not their residuals from a centroid: with a coarse quantizer
+    working on a projection (`IVF4096(PCA64,Flat),SQ8`) a residual would carry the projection's
+    loss into every score."""
+    index = faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
+    ivf = faiss.try_extract_index_ivf(index)
+    if isinstance(ivf, faiss.IndexIVFScalarQuantizer):
+        ivf.by_residual = False
+    return index
 
 
 def factory_string(template: str, n: int) -> str:
@@ -81,7 +87,7 @@ class VectorIndex:
     def compressed(cls, dim: int, factory: str, training: np.ndarray,
                    probe_fraction: float = 0.125) -> VectorIndex:
         """An empty index built by `faiss.index_factory(dim, factory)` and trained on `training`."""
-        index = faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
+        index = untrained(dim, factory)
         index.train(np.ascontiguousarray(training, np.float32))
         return cls(dim, index, probe_fraction)
 
