@@ -23,10 +23,13 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
+
 from bench.metrics import (Prediction, Segment, decision_prf, false_positive_queries, micro_ap,
                            segment_ap, start_errors)
 from fp.config import Config
 from fp.data import probe
+from fp.data.decode import decode_audio
 from fp.data.edits import Clip, black_picture, picture_in_picture, pirate, splice, swap_soundtrack
 from fp.index import index_catalogue
 from fp.matcher import Matcher
@@ -151,6 +154,12 @@ def make_query(rng: random.Random, work: Path, query_id: str, edits: list[str], 
     return Query(query_id, str(dst), edits, truth)
 
 
+def audible_db(info) -> float:
+    """Loudness of a whole soundtrack (dBFS): some files carry a track of digital silence."""
+    pcm = decode_audio(info, 16000)
+    return float(20 * np.log10(np.sqrt(np.mean(pcm ** 2)) + 1e-12))
+
+
 def build_queries(work: Path, n: int, seed: int) -> list[Query]:
     manifest = work / "queries.json"
     if manifest.exists():
@@ -159,9 +168,10 @@ def build_queries(work: Path, n: int, seed: int) -> list[Query]:
     rng = random.Random(seed)
     infos = {name: probe(MEDIA / name) for name in CATALOGUE + OUTSIDE}
     durations = {name: info.duration for name, info in infos.items()}
+    audible = {name for name, info in infos.items() if info.has_audio and audible_db(info) > -50}
 
     def source(names: list[str], edits: list[str]) -> str:  # a black picture needs a soundtrack
-        return rng.choice([n for n in names if infos[n].has_audio] if "black" in edits else names)
+        return rng.choice([n for n in names if n in audible] if "black" in edits else names)
 
     queries = []
     for i in range(n):

@@ -23,6 +23,7 @@ FINGERPRINT_FIELDS = (
     "max_shot_seconds",
     "shot_cut_distance",
     "blank_std",
+    "plain_share",
 )
 
 
@@ -51,6 +52,10 @@ class Config:
     """Cosine distance between consecutive samples above which a cut is declared."""
     blank_std: float = 6.0
     """Frames whose grey-level standard deviation is below this are blank (black, white, flat)."""
+    plain_share: float = 0.85
+    """Frames (bars trimmed) whose pixels lie this much on one flat background are blank too:
+    text cards and logos on black look alike across videos (bench/accuracy.py: such cards in two
+    unrelated promos aligned at 0.58, above real copies under heavy edits)."""
 
     # --- index structure (the FAISS files are derived from the stored vectors: free to change) ---
     exact_index_max_vectors: int = 1_000_000
@@ -79,7 +84,7 @@ class Config:
     """Shot neighbours below this cosine similarity cast no vote."""
     max_hypotheses: int = 24
     """(title, offset) hypotheses refined per query variant."""
-    frame_min_similarity: float = 0.42
+    frame_min_similarity: float = 0.38
     """A sample belongs to a copied segment when its aligned similarity reaches this."""
     gap_seconds: float = 2.0
     """Gaps up to this long inside a copied segment are bridged."""
@@ -87,6 +92,9 @@ class Config:
     shared_content_titles: int = 4
     """A stretch of the suspect that aligns with this many titles or more is content the
     catalogue shares (a studio logo, a stock intro): it is reported as `candidate` only."""
+    rival_margin: float = 0.05
+    """A segment over most of whose stretch another title aligns better by more than this is
+    outshone (see `fp.matcher.matcher.outshone`); near-duplicate titles score alike and are kept."""
     min_match_seconds: float = 4.0
     """Shorter segments are at most `candidate`s: a few seconds of look-alike frames is no proof."""
     agreement_bonus: float = 0.05
@@ -99,10 +107,10 @@ class Config:
     text_frame_min_similarity: float = 0.55
     text_match_threshold: float = 0.75
     """Likewise for subtitle text (shingles: re-typed or OCR-damaged cues 0.8-1.0)."""
-    match_threshold: float = 0.60
+    match_threshold: float = 0.50
     """Calibrated decision (bench/accuracy.py): segments scoring at least this are `match`.
     Measured: real copies 0.70-0.98; text cards of unrelated promos up to 0.55."""
-    candidate_threshold: float = 0.40
+    candidate_threshold: float = 0.30
     """Segments below this are dropped altogether."""
 
     def to_json(self) -> str:

@@ -81,7 +81,10 @@ def test_letterbox_bars_are_trimmed_and_blank_frames_flagged():
     assert trim_borders(boxed).shape == (100, 80, 3)
     batch = np.stack([np.zeros((32, 32, 3), np.uint8), np.full((32, 32, 3), 200, np.uint8),
                       np.random.default_rng(1).integers(0, 255, (32, 32, 3), dtype=np.uint8)])
-    assert blank_mask(batch, 6.0).tolist() == [True, True, False]
+    assert blank_mask(batch, 6.0, 0.85).tolist() == [True, True, False]
+    card = np.zeros((32, 32, 3), np.uint8)
+    card[14:18, 4:28] = 255  # white text on black
+    assert blank_mask(card[None], 6.0, 0.85).tolist() == [True]
     assert fill_frames(batch).shape == batch.shape
 
 

@@ -152,13 +152,17 @@ class Fingerprinter:
 
         for frames in prefetch(iter_frames(info, cfg.frame_rate, cfg.frame_size,
                                            honour_rotation=honour_rotation)):
-            valid.append(~blank_mask(frames, cfg.blank_std))
-            encode("picture", fill_frames(frames))
+            filled = fill_frames(frames)
+            valid.append(~blank_mask(filled, cfg.blank_std, cfg.plain_share))
+            encode("picture", filled)
             if finder is not None:
                 boxes = finder.boxes(frames)
                 shown = np.array([b is not None for b in boxes])
+                windows = fill_frames(crop_windows(frames[shown], [b for b in boxes if b]))
+                content = ~blank_mask(windows, cfg.blank_std, cfg.plain_share)
+                shown[shown] = content
                 in_window.append(shown)
-                encode("window", fill_frames(crop_windows(frames[shown], [b for b in boxes if b])))
+                encode("window", windows[content])
             decoded += len(frames)
             if on_progress:
                 on_progress(min(decoded * step, info.duration))

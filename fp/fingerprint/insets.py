@@ -3,8 +3,8 @@
 The window's border is a straight step edge that stays put while the pictures on both sides of
 it move, so the per-pixel temporal median of the image gradient keeps it and washes out the
 content's own edges. A window is the rectangle whose four sides are (nearly) all such persistent
-edge pixels. Detection runs on the frames already decoded for the encoder, a few seconds at a
-time, so a window that appears for part of a suspect is found for that part.
+edge pixels. Detection runs on the frames already decoded for the encoder, four seconds at a
+time, so a window that shows for part of a suspect is found for that part.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import torch
 import torch.nn.functional as F
 
 WINDOW = 8
-"""Frames judged together (4 s at 2 frames/s)."""
-CONTEXT = 8
-"""Frames either side of a window that the medians also see."""
+"""Frames judged together (4 s at 2 frames/s)..."""
+CONTEXT = 4
+"""...alone, and failing that with this many frames either side (steadier medians)."""
 EDGE_LEVEL = 8.0
 """Grey-level step that counts as an edge pixel."""
 MIN_SIDE = 0.25
@@ -24,8 +24,10 @@ MIN_SIDE = 0.25
 MAX_SIDE = 0.92
 """...and at most this fraction (larger ones are bars, which frames.trim_borders handles)."""
 MIN_SCORE = 0.85
-"""Share of edge pixels along the weakest of the four sides."""
-CANDIDATES = 12
+"""Share of edge pixels along the four sides..."""
+MIN_SIDE_SCORE = 0.7
+"""...and along the weakest side (where the two pictures meet in like colours)."""
+CANDIDATES = 16
 """Strongest rows and columns tried as sides."""
 
 Box = tuple[int, int, int, int]
@@ -43,7 +45,7 @@ def find_window(grey: np.ndarray) -> Box | None:
 
     def strongest(counts: np.ndarray) -> list[int]:
         order = np.argsort(-counts, kind="stable")[:CANDIDATES]
-        return sorted(int(c) for c in order if counts[c] >= lo * MIN_SCORE and 2 <= c < size - 3)
+        return sorted(int(c) for c in order if counts[c] >= lo * MIN_SIDE_SCORE and 2 <= c < size - 3)
 
     cols, rows = strongest(vertical.sum(axis=0)), strongest(horizontal.sum(axis=1))
     best, box = MIN_SCORE, None
@@ -52,31 +54,36 @@ def find_window(grey: np.ndarray) -> Box | None:
             for y0 in rows:
                 for y1 in (r for r in rows if lo <= r - y0 <= hi):
                     h, w = y1 - y0, x1 - x0
-                    score = min((down[y1 + 1, x0] - down[y0 + 1, x0]) / h,
-                                (down[y1 + 1, x1] - down[y0 + 1, x1]) / h,
-                                (across[y0, x1 + 1] - across[y0, x0 + 1]) / w,
-                                (across[y1, x1 + 1] - across[y1, x0 + 1]) / w)
-                    if score >= best:
+                    sides = ((down[y1 + 1, x0] - down[y0 + 1, x0]) / h,
+                             (down[y1 + 1, x1] - down[y0 + 1, x1]) / h,
+                             (across[y0, x1 + 1] - across[y0, x0 + 1]) / w,
+                             (across[y1, x1 + 1] - across[y1, x0 + 1]) / w)
+                    score = sum(sides) / 4
+                    if score >= best and min(sides) >= MIN_SIDE_SCORE:
                         best, box = score, (x0 + 2, y0 + 2, x1, y1)  # inside, one pixel clear of the border
     return box
 
 
 class InsetFinder:
-    """Finds windows batch by batch over a stream of frames, carrying context across batches."""
+    """Finds windows over a stream of frames, batch by batch, judging every run of WINDOW frames
+    on its own (a short last run borrows the frames before it) and within its neighbours."""
 
     def __init__(self) -> None:
-        self._context = np.zeros((0, 0, 0), np.float32)
+        self._recent = np.zeros((0, 0, 0), np.float32)
 
     def boxes(self, frames: np.ndarray) -> list[Box | None]:
         """The window shown in each of `frames` (n, S, S, 3), None where there is none."""
         grey = frames.astype(np.float32).mean(axis=-1)
-        seen = np.concatenate([self._context, grey]) if len(self._context) else grey
+        seen = np.concatenate([self._recent, grey]) if len(self._recent) else grey
         lead = len(seen) - len(grey)
         out: list[Box | None] = []
-        for a in range(0, len(grey), WINDOW):
-            box = find_window(seen[max(0, lead + a - CONTEXT):lead + a + WINDOW + CONTEXT])
-            out += [box] * min(WINDOW, len(grey) - a)
-        self._context = seen[-CONTEXT:]
+        for a in range(lead, len(seen), WINDOW):
+            end = min(a + WINDOW, len(seen))
+            box = find_window(seen[max(0, end - WINDOW):end])
+            if box is None:
+                box = find_window(seen[max(0, a - CONTEXT):end + CONTEXT])
+            out += [box] * (end - a)
+        self._recent = seen[-(WINDOW - 1):]
         return out
 
 

@@ -71,7 +71,8 @@ class Matcher:
         for variant in self.fingerprinter.picture_variants(info):  # as is, mirrored, untagged
             segments += self._segments(variant)
         chained = _chain(_dedupe(segments), self.config.gap_seconds)
-        matches = [self._decide(title_id, seg, _sharers(title_id, seg, chained)) for title_id, seg in chained]
+        matches = [self._decide(title_id, seg, _sharers(title_id, seg, chained), _rival(title_id, seg, chained))
+                   for title_id, seg in chained]
         if min_score is None:
             kept = [m for m in matches if m.decision == "match"]
         else:
@@ -105,12 +106,13 @@ class Matcher:
             self._tracks.popitem(last=False)
         return tracks
 
-    def _decide(self, title_id: str, seg: AlignedSegment, sharers: int) -> Match:
+    def _decide(self, title_id: str, seg: AlignedSegment, sharers: int, rival: float) -> Match:
         cfg = self.config
-        strong = seg.score >= cfg.match_threshold and seg.query_end - seg.query_start >= cfg.min_match_seconds \
+        score = outshone(seg.score, rival, cfg.rival_margin)
+        strong = score >= cfg.match_threshold and seg.query_end - seg.query_start >= cfg.min_match_seconds \
             and sharers < cfg.shared_content_titles
         return Match(title_id, seg.query_start, seg.query_end, seg.ref_start, seg.ref_end,
-                     seg.score, "match" if strong else "candidate", dict(seg.modalities))
+                     score, "match" if strong else "candidate", dict(seg.modalities))
 
 
 def _dedupe(segments: list[tuple[str, AlignedSegment]]) -> list[tuple[str, AlignedSegment]]:
@@ -127,9 +129,25 @@ def _dedupe(segments: list[tuple[str, AlignedSegment]]) -> list[tuple[str, Align
 
 def _sharers(title_id: str, seg: AlignedSegment, segments: list[tuple[str, AlignedSegment]]) -> int:
     """How many titles (this one included) align with most of this stretch of the suspect."""
+    return 1 + len({t for t, other in segments if t != title_id and _covers(other, seg)})
+
+
+def _covers(other: AlignedSegment, seg: AlignedSegment) -> bool:
+    """Whether `other` spans more than half of `seg` on the query axis."""
     length = seg.query_end - seg.query_start
-    return 1 + len({t for t, other in segments if t != title_id and length > 0 and
-                    min(seg.query_end, other.query_end) - max(seg.query_start, other.query_start) > 0.5 * length})
+    return length > 0 and min(seg.query_end, other.query_end) - max(seg.query_start, other.query_start) > 0.5 * length
+
+
+def outshone(score: float, rival: float, margin: float) -> float:
+    """A segment's score once another title's alignment over the same stretch is weighed: kept
+    when the rival is no better by more than `margin` (near-duplicate titles), else scaled by
+    (score / rival) ** 4 (look-alike frames, such as text cards, inside a copy of another title)."""
+    return score * (score / rival) ** 4 if rival > score + margin else score
+
+
+def _rival(title_id: str, seg: AlignedSegment, segments: list[tuple[str, AlignedSegment]]) -> float:
+    """The best score of another title aligning with most of this stretch of the suspect."""
+    return max((other.score for t, other in segments if t != title_id and _covers(other, seg)), default=0.0)
 
 
 def _chain(segments: list[tuple[str, AlignedSegment]], gap: float) -> list[tuple[str, AlignedSegment]]:

@@ -1,0 +1,74 @@
+"""Picture-in-picture: the window is found on real footage, and copies shown in one are matched."""
+
+import numpy as np
+import pytest
+
+from conftest import OUTSIDE, VIDEO
+from fp.data import probe
+from fp.data.decode import iter_frames
+from fp.data.edits import Clip, picture_in_picture, pirate, splice
+from fp.fingerprint.insets import InsetFinder, find_window
+
+SIZE = 224
+
+
+def frames_of(name: str, n: int) -> np.ndarray:
+    return np.concatenate(list(iter_frames(probe(VIDEO / name), 2.0, SIZE)))[:n]
+
+
+@pytest.fixture(scope="module")
+def host():
+    return frames_of("intel_car-detection.mp4", 24)
+
+
+@pytest.fixture(scope="module")
+def guest():
+    return frames_of("psd_tv_documentary.mp4", 24)
+
+
+def composite(host: np.ndarray, guest: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    x0, y0, x1, y1 = box
+    out = host.copy()
+    rows = (np.arange(y1 - y0) * SIZE / (y1 - y0)).astype(int)  # `guest` shrunk into the box
+    cols = (np.arange(x1 - x0) * SIZE / (x1 - x0)).astype(int)
+    out[:, y0:y1, x0:x1] = guest[:, rows][:, :, cols]
+    return out
+
+
+@pytest.mark.parametrize("box", [(30, 40, 140, 130), (100, 20, 210, 120), (15, 90, 120, 200)])
+def test_window_over_real_footage_is_found(host, guest, box):
+    found = find_window(composite(host, guest, box).astype(np.float32).mean(axis=-1))
+    assert found is not None
+    x0, y0, x1, y1 = box
+    # the crop lies inside the window, at most 3 pixels in from each side
+    assert x0 <= found[0] <= x0 + 3 and y0 <= found[1] <= y0 + 3
+    assert x1 - 3 <= found[2] <= x1 and y1 - 3 <= found[3] <= y1
+
+
+@pytest.mark.parametrize("name", ["intel_car-detection.mp4", "psd_tv_documentary.mp4", "zwm_sintel.mp4",
+                                  "moviepy_big_buck_bunny_0_30.webm"])
+def test_plain_footage_has_no_window(name):
+    assert find_window(frames_of(name, 24).astype(np.float32).mean(axis=-1)) is None
+
+
+def test_finder_marks_only_the_frames_that_show_a_window(host, guest):
+    box = (30, 40, 140, 130)
+    stream = np.concatenate([host[:8], composite(host[8:], guest[8:], box)])
+    finder = InsetFinder()
+    marks = finder.boxes(stream[:16]) + finder.boxes(stream[16:])  # two batches, context carried
+    assert [b is not None for b in marks] == [False] * 8 + [True] * 16
+
+
+@pytest.mark.slow
+def test_copy_in_a_window_over_other_footage_is_matched(matcher, tmp_path):
+    title, start, duration = "intel_car-detection.mp4", 8.0, 14.0
+    copy = pirate(Clip(str(VIDEO / title), start, duration), tmp_path / "copy.mp4", filters=["hflip"])
+    pip = picture_in_picture(copy, VIDEO / OUTSIDE[0], tmp_path / "pip.mp4", scale=0.5, x=0.3, y=0.2)
+    suspect = splice([Clip(str(VIDEO / OUTSIDE[3]), 0, 4), Clip(str(pip), 0, duration)],
+                     tmp_path / "suspect.mp4", audio=True)
+    report = matcher.match(suspect)
+    assert report.found and report.matches[0].title_id == title
+    best = report.matches[0]
+    assert best.query_start == pytest.approx(4.0, abs=1.0)
+    assert best.query_end == pytest.approx(4.0 + duration, abs=1.0)
+    assert best.ref_start == pytest.approx(start, abs=1.0)
