@@ -38,7 +38,7 @@ def untrained(dim: int, factory: str) -> faiss.Index:
     loss into every score."""
     index = faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
     ivf = faiss.try_extract_index_ivf(index)
-    if isinstance(ivf, faiss.IndexIVFScalarQuantizer):
+    if ivf is not None and isinstance(faiss.downcast_index(ivf), faiss.IndexIVFScalarQuantizer):
         ivf.by_residual = False
     return index
 
@@ -114,14 +114,6 @@ class VectorIndex:
     def ivf(self) -> faiss.IndexIVF | None:
         """The inverted-file part of a compressed index, if it has one."""
         return None if self.exact else faiss.try_extract_index_ivf(self.index)
-
-    def describe(self) -> str:
-        """'Flat', or the compressed index's class with its lists, e.g. 'IndexIVFScalarQuantizer
-        (nlist 512, nprobe 64)'."""
-        if self.exact:
-            return "Flat"
-        ivf = self.ivf
-        return type(self.index).__name__ + (f" (nlist {ivf.nlist}, nprobe {self.nprobe})" if ivf else "")
 
     def __len__(self) -> int:
         return int(self.index.ntotal)
