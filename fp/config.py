@@ -107,9 +107,10 @@ class Config:
     text_frame_min_similarity: float = 0.55
     text_match_threshold: float = 0.75
     """Likewise for subtitle text (shingles: re-typed or OCR-damaged cues 0.8-1.0)."""
-    match_threshold: float = 0.50
+    match_threshold: float = 0.55
     """Calibrated decision (bench/accuracy.py): segments scoring at least this are `match`.
-    Measured: real copies 0.70-0.98; text cards of unrelated promos up to 0.55."""
+    Measured: copies 0.31-1.00 (median 0.85); the strongest wrong-title segment 0.535 (inside a
+    blurred picture-in-picture copy of another title); negatives: nothing above 0.30."""
     candidate_threshold: float = 0.30
     """Segments below this are dropped altogether."""
 
