@@ -12,7 +12,7 @@ from conftest import VIDEO
 from fp.data import probe
 
 CASES = [  # (title, edit chain, seed)
-    ("intel_car-detection.mp4", ["pip", "flip"], 1),
+    ("psd_tv_documentary.mp4", ["pip", "flip"], 1),
     ("psd_tv_documentary.mp4", ["crop", "speed", "logo"], 2),
     ("videohash_nasa_rocket.mkv", ["letterbox", "colour", "reencode"], 3),
     ("moviepy_big_buck_bunny_0_30.webm", ["black"], 4),
