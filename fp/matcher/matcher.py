@@ -68,7 +68,7 @@ class Matcher:
         if not info.has_video:
             raise MediaError(f"{info.path}: has no video stream")
         segments = []
-        for variant in self.fingerprinter.picture_variants(info):  # as is, mirrored, untagged
+        for variant in self.fingerprinter.picture_variants(info):  # as is, mirrored, window, untagged
             segments += self._segments(variant)
         chained = _chain(_dedupe(segments), self.config.gap_seconds)
         matches = [self._decide(title_id, seg, _sharers(title_id, seg, chained), _rival(title_id, seg, chained))
