@@ -60,14 +60,14 @@ class Config:
     # --- index structure (the FAISS files are derived from the stored vectors: free to change) ---
     exact_index_max_vectors: int = 1_000_000
     """Exact (Flat) search up to this many shot vectors per modality, a compressed index past it
-    (bench/scale.py: 1M exact 1280-d vectors take 4.9 GiB and, on 2 CPU cores, about as long to
-    search as the rest of a query's matching)."""
+    (bench/scale.py: 1M exact 1280-d vectors take 4.8 GiB and, on 2 CPU cores, 4.8 s per minute
+    of suspect, as long as the rest of its matching; compressed: 1.2 GiB, 0.65 s)."""
     compressed_index: str = "IVF{nlist}(PCA64,Flat),SQ8"
     """`faiss.index_factory` string of the compressed index; `{nlist}` becomes the power of two
     nearest sqrt(vectors). Chosen by bench/scale.py: inverted lists of 8-bit scalar-quantised
     vectors (scores within 0.001 of exact, recall@24 0.98), assigned to lists in a 64-d PCA
     projection (as good as full-size centroids and far cheaper to fill); PQ and PCA-reduced
-    codes lost recall (0.5-0.75), HNSW cannot remove titles."""
+    codes lost recall (0.57-0.77), HNSW cannot remove titles."""
     probe_fraction: float = 0.125
     """Share of the compressed index's inverted lists searched per query (recall@24 0.98 at
     1/8, 0.95 at 1/16 on bench/scale.py's copies)."""
