@@ -69,6 +69,23 @@ def test_align_recovers_offset_and_ranges():
     assert seg.score > 0.7 and seg.modalities["visual"] == pytest.approx(seg.score)
 
 
+def test_blank_edges_belong_to_the_copy_only_where_the_reference_is_blank_too():
+    ref = random_track(400, seed=3)
+    copy = excerpt(ref, 100, 160)
+    valid = np.ones(60, bool)
+    valid[:3] = False  # the copy opens on 1.5 s of black...
+    ref_valid = ref.valid.copy()
+    ref_valid[100:103] = False  # ...as the reference does there
+    query = FeatureTrack("visual", 0.5, copy.vectors, valid)
+    reference = FeatureTrack("visual", 0.5, ref.vectors, ref_valid)
+    [seg] = align({"visual": query}, {"visual": reference}, 50.0, IDENTITY, ref_duration=200.0,
+                  query_duration=30.0, **KW)
+    assert seg.query_start == pytest.approx(0.0) and seg.ref_start == pytest.approx(50.0)
+    [seg] = align({"visual": query}, {"visual": ref}, 50.0, IDENTITY, ref_duration=200.0,
+                  query_duration=30.0, **KW)  # a black opening over a picture: not the copy's
+    assert seg.query_start == pytest.approx(1.5) and seg.ref_start == pytest.approx(51.5)
+
+
 def test_align_finds_two_pieces_at_nearby_offsets():
     ref = random_track(400, seed=5)
     query = FeatureTrack("visual", 0.5, np.concatenate([excerpt(ref, 100, 140).vectors,

@@ -46,12 +46,41 @@ class AlignedSegment:
 def diagonal(query: FeatureTrack, ref: FeatureTrack, shift: int, length: int) -> np.ndarray:
     """Similarity of query sample t with reference sample t + shift; NaN without content."""
     out = np.full(length, np.nan, np.float32)
-    t0, t1 = max(0, -shift), min(len(query), len(ref) - shift, length)
+    t0, t1 = _overlap(query, ref, shift, length)
     if t1 > t0:
         sims = np.einsum("ij,ij->i", query.vectors[t0:t1], ref.vectors[t0 + shift:t1 + shift])
         usable = query.valid[t0:t1] & ref.valid[t0 + shift:t1 + shift]
         out[t0:t1] = np.where(usable, sims, np.nan)
     return out
+
+
+def _overlap(query: FeatureTrack, ref: FeatureTrack, shift: int, length: int) -> tuple[int, int]:
+    """The query samples [lo, hi) that have a reference sample at this shift."""
+    return max(0, -shift), min(len(query), len(ref) - shift, length)
+
+
+def _both_blank(query: FeatureTrack, ref: FeatureTrack, shift: int, length: int) -> np.ndarray:
+    """Query samples without content whose reference sample at this shift has none either."""
+    out = np.zeros(length, bool)
+    t0, t1 = _overlap(query, ref, shift, length)
+    if t1 > t0:
+        out[t0:t1] = ~query.valid[t0:t1] & ~ref.valid[t0 + shift:t1 + shift]
+    return out
+
+
+def _widen(blank: np.ndarray, a: int, b: int, most: int) -> tuple[int, int]:
+    """Stretch a segment [a, b] over up to `most` `blank` samples each way: black or text-card
+    frames at the edges of a copy, aligned with the same in the reference, prove nothing but
+    belong to the copied range."""
+    for _ in range(most):
+        if a == 0 or not blank[a - 1]:
+            break
+        a -= 1
+    for _ in range(most):
+        if b + 1 >= len(blank) or not blank[b + 1]:
+            break
+        b += 1
+    return a, b
 
 
 def runs(profile: np.ndarray, threshold: float, max_gap: int) -> list[tuple[int, int]]:
@@ -117,7 +146,9 @@ def align(
         if strength(shift) <= 0:
             break
         profile = np.where(free, fused[shift], np.nan)
+        blank = _both_blank(query[modalities[0]], ref[modalities[0]], shift, length) & np.isnan(profile) & free
         for a, b in runs(profile, frame_threshold, max_gap):
+            a, b = _widen(blank, a, b, max_gap)
             free[a:b + 1] = False
             values = profile[a:b + 1]
             if b - a + 1 < min_len or np.isnan(values).all():
