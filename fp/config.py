@@ -53,8 +53,8 @@ class Config:
     blank_std: float = 6.0
     """Frames whose grey-level standard deviation is below this are blank (black, white, flat)."""
     plain_share: float = 0.85
-    """Frames (bars trimmed) whose pixels lie this much on one flat background are blank too:
-    text cards and logos on black look alike across videos (bench/accuracy.py: such cards in two
+    """Frames (bars trimmed) lying this much on one dark or bright background are blank too: text
+    cards and logos on black look alike across videos (bench/accuracy.py: such cards in two
     unrelated promos aligned at 0.58, above real copies under heavy edits)."""
 
     # --- index structure (the FAISS files are derived from the stored vectors: free to change) ---

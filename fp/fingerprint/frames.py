@@ -10,6 +10,9 @@ DARK_LEVEL = 28
 """Grey level under which a border row or column counts as black."""
 PLAIN_LEVEL = 12
 """Grey levels from a frame's median within which a pixel is background."""
+CARD_LEVEL = 40
+"""A card's background is darker than this or brighter than 255 minus this (mid-grey plains,
+such as a road seen from above or an overcast sky, are footage)."""
 MAX_BORDER = 0.4
 """At most this fraction of the height (width) is trimmed from each side: a phone's 9:16 video
 pillarboxed in 16:9 leaves 34 % bars on either side."""
@@ -55,10 +58,12 @@ def fill_frames(frames: np.ndarray) -> np.ndarray:
 
 
 def blank_mask(frames: np.ndarray, std_threshold: float, plain_share: float) -> np.ndarray:
-    """True for frames with no picture to speak of: black, white or one flat colour, or a flat
-    background over `plain_share` of the frame with a little on it (a text card, a logo on
-    black), which looks alike from one video to the next."""
+    """True for frames with no picture to speak of: black, white or one flat colour, or a dark
+    or bright background over `plain_share` of the frame with a little on it (a text card, a
+    logo on black), which looks alike from one video to the next."""
     grey = frames.mean(axis=-1).reshape(len(frames), frames.shape[1] * frames.shape[2])
     flat = grey.std(axis=1) < std_threshold
-    plain = (np.abs(grey - np.median(grey, axis=1, keepdims=True)) < PLAIN_LEVEL).mean(axis=1) > plain_share
-    return flat | plain
+    median = np.median(grey, axis=1)
+    card = (median < CARD_LEVEL) | (median > 255 - CARD_LEVEL)
+    plain = (np.abs(grey - median[:, None]) < PLAIN_LEVEL).mean(axis=1) > plain_share
+    return flat | (card & plain)
