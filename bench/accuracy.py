@@ -193,14 +193,14 @@ def build_queries(work: Path, n: int, seed: int) -> list[Query]:
 
 
 def run_fp(index: Path, queries: list[Query]) -> tuple[list[Prediction], float]:
-    matcher = Matcher(index)
     predictions, spent = [], 0.0
-    for q in queries:
-        t0 = time.perf_counter()
-        report = matcher.match(q.path, min_score=0.0)
-        spent += time.perf_counter() - t0
-        predictions += [Prediction(q.query_id, m.title_id, m.query_start, m.query_end, m.ref_start,
-                                   m.ref_end, m.score, m.decision == "match") for m in report.matches]
+    with Matcher(index) as matcher:
+        for q in queries:
+            t0 = time.perf_counter()
+            report = matcher.match(q.path, min_score=0.0)
+            spent += time.perf_counter() - t0
+            predictions += [Prediction(q.query_id, m.title_id, m.query_start, m.query_end, m.ref_start,
+                                       m.ref_end, m.score, m.decision == "match") for m in report.matches]
     return predictions, spent
 
 
