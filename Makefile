@@ -10,19 +10,22 @@ setup:
 demo: setup
 	@bash scripts/demo.sh
 
-# the tests also render reports in a real browser
+# the tests also render reports in a real browser and read the PDF back with poppler
 test: setup
-	@bash scripts/ensure-tools.sh chromium=chromium
+	@bash scripts/ensure-tools.sh chromium=chromium pdftotext=poppler-utils pdfimages=poppler-utils
 	$(PY) -m pytest -q
 
 bench: setup
 	$(PY) -m bench.throughput
 
-# matching quality against the vPDQ and MPEG-7 signature anchors (bench/anchors.py)
+# matching quality against the vPDQ and MPEG-7 signature anchors (bench/anchors.py), after the
+# anchors' own check on a natural copy pair (bench/test_anchors.py)
 bench-accuracy: setup
 	@bash scripts/ensure-tools.sh pkg-config=pkg-config cmake=cmake =python3-dev =libavcodec-dev \
 	  =libavformat-dev =libavdevice-dev =libavutil-dev =libswscale-dev =libswresample-dev =libavfilter-dev
-	@.venv/bin/pip install -q -c constraints.txt -e ".[anchors]"
+	@bash -c 'source scripts/setup-log.sh && step "installing the anchors (vpdq, imageio-ffmpeg)" \
+	  .venv/bin/pip install --progress-bar off -c constraints.txt -e ".[anchors]"'
+	$(PY) -m pytest -q -p no:cacheprovider bench/test_anchors.py
 	$(PY) -m bench.accuracy
 
 # index scale: latency, memory and recall at 1M and 10M vectors (about 30 minutes on 2 cores)

@@ -15,3 +15,7 @@ class IndexStoreError(FPError):
 
 class ConfigMismatchError(IndexStoreError):
     """A query or an update uses a configuration other than the index's."""
+
+
+class Cancelled(FPError):
+    """A match was stopped before it finished (a service request past its time limit)."""

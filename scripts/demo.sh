@@ -29,11 +29,15 @@ PY
 echo
 echo "== 3. check suspects =="
 suspects=("$out/pirated_car.mp4" examples/suspects/bbb_480p_reupload.mp4 examples/suspects/bottle_detection_clean.mp4)
+reports=(--report "$out/report.html" --report "$out/report.json")
+# a PDF too where Chromium can print it (`make test` installs it)
+pdfs=""
+if command -v chromium >/dev/null; then reports+=(--report "$out/report.pdf"); pdfs="; PDF: $out/report-*.pdf"; fi
 status=0
-"$fp" match "${suspects[@]}" --index "$out/index" --report "$out/report.html" --report "$out/report.json" || status=$?
+"$fp" match "${suspects[@]}" --index "$out/index" "${reports[@]}" || status=$?
 echo
 echo "== 4. evidence =="
-echo "HTML reports (open in a browser): $out/report-*.html; JSON: $out/report-*.json"
+echo "HTML reports (open in a browser): $out/report-*.html; JSON: $out/report-*.json$pdfs"
 "$fp" history --index "$out/index" --limit 3
 # exit 0: a match was found (as it should be here); anything else is a failure of the demo
 exit "$status"

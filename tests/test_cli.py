@@ -90,6 +90,30 @@ def test_match_json_contract_and_exit_codes(index_dir, tmp_path):
     assert clean.returncode == 1 and "no match" in clean.stdout
 
 
+def test_verdict_exit_code_headline_and_json_agree(index_dir, tmp_path):
+    copy = pirate(Clip(str(VIDEO / "zwm_sintel.mp4"), 1.0, 8.0), tmp_path / "copy.mp4", edits=["crop10"])
+    clean = VIDEO / "mdn_flower.mp4"
+    # several suspects, history off: every suspect gets its own reports, none overwritten
+    both = fp("match", copy, clean, "--index", index_dir, "--no-history", "--report", tmp_path / "r.json",
+              "--report", tmp_path / "r.html")
+    assert both.returncode == 0, both.stderr  # the strongest verdict of the run
+    first, second = (json.loads((tmp_path / f"r-suspect{k}.json").read_text()) for k in (1, 2))
+    assert (first["verdict"], second["verdict"]) == ("match", "no_match")
+    assert {p.name for p in tmp_path.glob("r-*")} == {"r-suspect1.json", "r-suspect1.html",
+                                                      "r-suspect2.json", "r-suspect2.html"}
+    lines = [line for line in both.stdout.splitlines() if line.startswith(("/", str(tmp_path)))]
+    assert [("MATCH" in line, "no match" in line) for line in lines[:2]] == [(True, False), (False, True)]
+    # a policy that only asks for review: exit 3, the headline and the JSON say review
+    policy = tmp_path / "review.toml"
+    policy.write_text('[[rule]]\nverdict = "match"\nmin_seconds = 1000\n\n[[rule]]\nverdict = "review"\n')
+    review = fp("match", copy, "--index", index_dir, "--policy", policy, "--report", tmp_path / "review.json")
+    assert review.returncode == 3, review.stderr
+    assert "REVIEW" in review.stdout and "MATCH" not in review.stdout
+    assert json.loads((tmp_path / "review.json").read_text())["verdict"] == "review"
+    as_json = fp("match", copy, "--index", index_dir, "--policy", policy, "--format", "json", "--no-history")
+    assert as_json.returncode == 3 and json.loads(as_json.stdout)["verdict"] == "review"
+
+
 def test_candidates_are_listed_only_with_min_score(index_dir):
     plain = fp("match", VIDEO / "askany_yoga.mp4", "--index", index_dir, "-f", "json")
     assert json.loads(plain.stdout)["matches"] == []

@@ -124,12 +124,9 @@ def test_cli_without_ray_is_one_error_line(small_catalogue, tmp_path):
     assert not (tmp_path / "idx").exists()
 
 
-def test_ray_option_takes_an_optional_address():
-    from fp.cli.main import with_ray_address
-
-    assert with_ray_address(["index", "cat", "--ray"]) == ["index", "cat", "--ray", "local"]
-    assert with_ray_address(["index", "--ray", "cat"]) == ["index", "--ray", "local", "cat"]
-    assert with_ray_address(["index", "cat", "--ray", "-q"]) == ["index", "cat", "--ray", "local", "-q"]
-    for address in ("auto", "10.0.0.5:6379", "ray://head:10001"):
-        assert with_ray_address(["index", "--ray", address, "cat"]) == ["index", "--ray", address, "cat"]
-    assert with_ray_address(["match", "x.mp4"]) == ["match", "x.mp4"]
+def test_ray_address_needs_ray(small_catalogue, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "fp", "index", str(small_catalogue), "--index",
+                           str(tmp_path / "idx"), "--ray-address", "auto"], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == ["error: --ray-address needs --ray"]
+    assert not (tmp_path / "idx").exists()

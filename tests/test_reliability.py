@@ -1,12 +1,9 @@
 """Crash safety and concurrency: SIGKILL during `fp index`, `fp match` during `fp index`, two writers."""
 
-import os
-import random
 import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -26,8 +23,8 @@ def catalogue(tmp_path_factory):
     return root
 
 
-def start_index(catalogue, index):
-    return subprocess.Popen([sys.executable, "-m", "fp", "index", str(catalogue), "--index", str(index), "-q"],
+def start_index(catalogue, index, *flags):
+    return subprocess.Popen([sys.executable, "-m", "fp", *flags, "index", str(catalogue), "--index", str(index)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -48,39 +45,60 @@ def check_consistent(index):
     return titles
 
 
-def test_sigkill_at_random_points_never_corrupts_the_index(catalogue, tmp_path):
+EVENTS = {"title": ": title", "progress": ": progress ", "done": ": indexed", "saving": "saving"}
+"""What `fp -v index` prints on stderr at each kill point: a title starts (the first one of a run
+while the models load), a batch of frames is encoded (mid-decode), a title is committed to DuckDB
+(before the FAISS files are written), the FAISS files are being written."""
+KILL_PLAN = [kind for _ in TITLES for kind in ("title", "progress", "done")] + ["saving"] * 3
+
+
+def kill_at(catalogue, index, kind):
+    """Run `fp -v index` and SIGKILL it as soon as it reports the event `kind`."""
+    proc = start_index(catalogue, index, "-v")
+    for line in proc.stderr:
+        if EVENTS[kind] in line:
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, f"never saw a {kind!r} event: {proc.stderr.read()}"
+
+
+def test_sigkill_at_progress_events_never_corrupts_the_index(catalogue, tmp_path, matcher):
     index = tmp_path / "idx"
-    rng = random.Random(1)
-    seen = set()
-    for _ in range(6):
-        proc = start_index(catalogue, index)
-        time.sleep(rng.uniform(2.0, 9.0))
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+    seen: set[str] = set()
+    for kind in KILL_PLAN:
+        kill_at(catalogue, index, kind)
         if not (index / "fp.duckdb").exists():
             continue
         titles = check_consistent(index)
         assert titles >= seen  # committed titles stay committed
+        if kind == "done":  # a title was just committed: it answers queries at once
+            assert len(titles) == len(seen) + 1
+            with Matcher(index, fingerprinter=matcher.fingerprinter) as fresh:
+                (new,) = titles - seen
+                report = fresh.match(catalogue / new)
+                assert report.found and report.matches[0].title_id == new
         seen = titles
-        if titles:
-            with Matcher(index) as matcher:
-                first = sorted(titles)[0]
-                report = matcher.match(catalogue / first)
-                assert report.found and report.matches[0].title_id == first
+    assert seen == set(TITLES)
     done = subprocess.run([sys.executable, "-m", "fp", "index", str(catalogue), "--index", str(index), "-q"],
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert check_consistent(index) == set(TITLES)
-    assert seen, "no kill landed after a commit: the test exercised nothing"
+
+
+def wait_for(proc, kind):
+    """Read `fp -v index` progress until the event `kind`."""
+    for line in proc.stderr:
+        if EVENTS[kind] in line:
+            return
+    raise AssertionError(f"indexing ended without a {kind!r} event")
 
 
 def test_match_during_indexing_sees_the_last_committed_state(catalogue, tmp_path):
     index = tmp_path / "idx"
-    proc = start_index(catalogue, index)
+    proc = start_index(catalogue, index, "-v")
     try:
-        while not (index / "fp.duckdb").exists() or not IndexStore.open(index).titles():
-            assert proc.poll() is None, proc.stderr.read()
-            time.sleep(0.2)
+        wait_for(proc, "done")
         answered = 0
         while proc.poll() is None:
             with Matcher(index) as matcher:
@@ -91,7 +109,7 @@ def test_match_during_indexing_sees_the_last_committed_state(catalogue, tmp_path
             else:
                 assert not report.found
             answered += 1
-        assert proc.returncode == 0, proc.stderr.read()
+        assert proc.wait() == 0, proc.stderr.read()
         assert answered >= 1
     finally:
         if proc.poll() is None:
@@ -100,17 +118,15 @@ def test_match_during_indexing_sees_the_last_committed_state(catalogue, tmp_path
 
 def test_a_second_index_run_is_refused_while_one_is_writing(catalogue, tmp_path):
     index = tmp_path / "idx"
-    proc = start_index(catalogue, index)
+    proc = start_index(catalogue, index, "-v")
     try:
-        while not (index / "write.lock").exists():
-            time.sleep(0.1)
-        time.sleep(0.5)
+        wait_for(proc, "title")  # the writer holds the index...
+        proc.send_signal(signal.SIGSTOP)  # ...and keeps holding it while the second run asks
         second = subprocess.run([sys.executable, "-m", "fp", "index", str(catalogue), "--index", str(index)],
                                 capture_output=True, text=True, timeout=120)
-        if proc.poll() is None:  # still writing when the second run asked
-            assert second.returncode == 2
-            assert "another fp process is writing" in second.stderr
-            assert len(second.stderr.strip().splitlines()) == 1
+        assert second.returncode == 2
+        assert "another fp process is writing" in second.stderr
+        assert len(second.stderr.strip().splitlines()) == 1
     finally:
         proc.kill()
         proc.wait()

@@ -9,16 +9,18 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from conftest import VIDEO
 from fp.data.edits import Clip, pirate, splice
 from fp.matcher.policy import DEFAULT_POLICY, Policy, Rule, apply_policy, covered
 from fp.matcher.types import Match, MatchReport
-from fp.report import check, render_csv, render_html, write_report
+from fp.report import check, render_csv, write_report
+from fp.report.render import series_path
+from fp.report.view import span
+from test_report_plot import CHROMIUM, Elements, visible_text
 
-CHROMIUM = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 EVIL = '<script>document.title="pwned"</script><img src=x onerror=alert(1)>'
 
 
@@ -52,7 +54,23 @@ def test_evidence_carries_contract_verdict_and_provenance(evidence, suspect):
     assert title["reference_percent"] == pytest.approx(100 * 14 / 30.2, abs=5)
     assert re.fullmatch(r"[0-9a-f]{64}", evidence["suspect"]["sha256"])
     assert evidence["index"]["config"]["visual_encoder"] == "efficientnet_lite0"
-    json.dumps(evidence)
+    json.dumps(evidence, allow_nan=False)
+
+
+def test_similarity_series_follow_the_match(evidence, matcher):
+    """The plotted series are the matcher's own: inside the segment they average to its
+    per-modality score, over the unrelated footage before it they stay under the threshold."""
+    [segment] = [m for m in evidence["matches"] if m["decision"] == "match"]
+    similarity = evidence["titles"][0]["similarity"]
+    assert similarity["step"] == 1 / matcher.config.frame_rate
+    assert similarity["threshold"] == matcher.config.match_threshold
+    present = {k for k, v in segment["modalities"].items() if v is not None}
+    assert "visual" in present and present <= set(similarity["series"])
+    visual = np.array([np.nan if v is None else v for v in similarity["series"]["visual"]])
+    assert len(visual) == pytest.approx(evidence["query"]["duration"] * matcher.config.frame_rate, abs=2)
+    inside = visual[round(segment["query_start"] * 2):round(segment["query_end"] * 2)]
+    assert np.nanmean(inside) == pytest.approx(segment["modalities"]["visual"], abs=0.01)
+    assert np.nanmean(visual[:8]) < similarity["threshold"]  # the yoga footage, 0-4 s
 
 
 def screenshot_and_dom(html_path, tmp_path):
@@ -76,18 +94,61 @@ def test_html_report_as_a_person_sees_it_in_chromium(evidence, tmp_path):
     # the verdict first, in the verdict colour, across the top of the page
     img = Image.open(png).convert("RGB")
     assert img.getpixel((60, 40)) == (176, 0, 32)
-    text = re.sub(r"<[^>]+>", " ", dom)
-    assert text.index("MATCH") < text.index("Suspect file") < text.index("Index")
+    text = visible_text(dom)
+    assert text.index("MATCH") < text.index("Similarity over") < text.index("Suspect file") < text.index("Index")
     assert "<script>" not in dom.split("<body>", 1)[1]  # the evil title stayed text...
     assert "document.title=&quot;pwned&quot;" in dom or 'document.title="pwned"' in text  # ...and is shown
     assert "<title>fp report" in dom  # not replaced by the injected script
     assert "Rights &amp; Co &lt;legal&gt;" in dom
-    # side-by-side frames, timelines, per-modality scores, coverage, hash, configuration
+    # no raw JSON anywhere: configuration, policy and probe data are tables of words
+    assert not re.search(r"[\[{]\s*\"|\"\s*:|\bNone\b|\bnull\b", text), "raw data in the page"
+    # side-by-side frames, timelines, per-modality scores, coverage, hash, configuration, summary
     assert dom.count('src="data:image/jpeg;base64,') >= 6
     assert dom.count('aria-label="suspect timeline"') == 1 and 'aria-label="reference timeline"' in dom
-    for needle in ("picture", "soundtrack", "subtitles", "% of the suspect", "% of the reference",
-                   evidence["suspect"]["sha256"], "efficientnet_lite0", "0:05.0-0:19.0"):
+    for needle in ("picture", "% of the suspect", "% of the reference", evidence["suspect"]["sha256"],
+                   "efficientnet_lite0", "Fingerprint settings", "Match thresholds", "0:05\u20130:19"):
         assert needle in text, needle
+    title, [segment] = evidence["titles"][0], [m for m in evidence["matches"] if m["decision"] == "match"]
+    summary = (f"{title['matched_seconds']:.1f} s of the suspect ({title['suspect_percent']:.0f} %) matches "
+               f"{span(segment['ref_start'], segment['ref_end'])} of intel_car-detection.mp4, "
+               f"picture {segment['modalities']['visual']:.2f}")
+    assert summary in text, summary
+    # the similarity plot: one line per modality the series carry, the match shaded where it is
+    elements = Elements(dom)
+    series = title["similarity"]["series"]
+    assert sorted(a["data-modality"] for a in elements.having("path", "series")) == sorted(series)
+    [area] = elements.having("rect", "plot-area")
+    [band] = elements.having("rect", "matched")
+    scale = float(area["width"]) / evidence["query"]["duration"]
+    assert float(band["x"]) == pytest.approx(float(area["x"]) + scale * segment["query_start"], abs=0.1)
+    assert float(band["width"]) == pytest.approx(scale * (segment["query_end"] - segment["query_start"]), abs=0.1)
+
+
+def pdf_pages(pdf, first=1, last=None) -> list[str]:
+    text = subprocess.run(["pdftotext", "-layout", "-f", str(first)] + (["-l", str(last)] if last else [])
+                          + [str(pdf), "-"], capture_output=True, text=True, timeout=60, check=True).stdout
+    return text.split("\f")[:-1]
+
+
+def test_pdf_report_for_a_takedown_notice(evidence, tmp_path):
+    pdf = write_report(evidence, tmp_path / "report.pdf")
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+    pages = pdf_pages(pdf)
+    assert len(pages) >= 2
+    sha = evidence["suspect"]["sha256"]
+    assert "MATCH" in pages[0] and "intel_car-detection.mp4" in pages[0]
+    for page in pages:  # the header on every page: verdict, run id (none here: not recorded), hash
+        assert "fp report \u00b7 MATCH" in page and sha in page
+    # the configuration and the policy on a page of their own, the last
+    assert "Fingerprint settings" in pages[-1] and "Policy" in pages[-1] and "Suspect file" not in pages[-1]
+    assert all("Fingerprint settings" not in page for page in pages[:-1])
+    # the frames: six or more images, each drawn whole on one page, each pair on the same page
+    listing = subprocess.run(["pdfimages", "-list", str(pdf)], capture_output=True, text=True, timeout=60,
+                             check=True).stdout.splitlines()[2:]
+    placed = [(int(row.split()[0]), int(row.split()[10])) for row in listing]  # (page, object id)
+    assert len({obj for _, obj in placed}) >= 6
+    assert len(placed) == len({obj for _, obj in placed}), "an image is drawn on two pages: split"
+    assert all(placed[i][0] == placed[i + 1][0] for i in range(0, len(placed) - 1, 2)), "a pair split"
 
 
 def test_csv_and_json_reports(evidence, tmp_path):
@@ -95,8 +156,13 @@ def test_csv_and_json_reports(evidence, tmp_path):
     assert rows and rows[0]["title_id"] == "intel_car-detection.mp4" and rows[0]["display_title"] == EVIL
     data = json.loads(write_report(evidence, tmp_path / "r.json").read_text())
     assert {"query", "matches", "verdict", "titles", "suspect", "index"} <= set(data)
+    assert data["titles"][0]["similarity"] == evidence["titles"][0]["similarity"]
+    write_report(evidence, tmp_path / "r.csv")
+    samples = list(csv.DictReader(series_path(tmp_path / "r.csv").open()))
+    assert len(samples) == len(evidence["titles"][0]["similarity"]["series"]["visual"])
+    assert {r["title_id"] for r in samples} == {"intel_car-detection.mp4"}
     with pytest.raises(Exception, match="report format unknown"):
-        write_report(evidence, tmp_path / "r.pdf")
+        write_report(evidence, tmp_path / "r.docx")
 
 
 def m(q0, q1, title="t", score=0.8, audio=None):
@@ -142,13 +208,15 @@ def test_history_report_list_and_remove_through_the_cli(tmp_path, suspect):
     shutil.copy(suspect, folder / "a.mp4")
     shutil.copy(VIDEO / "mdn_flower.mp4", folder / "b.mp4")
     run = fp("match", folder, "--index", index, "--policy", policy, "--report", tmp_path / "out.html")
-    assert run.returncode == 0, run.stderr
+    assert run.returncode == 3, run.stderr  # the strongest verdict, review
     assert "summary" in run.stdout and "review" in run.stdout and "no_match" in run.stdout
     assert (tmp_path / "out-1.html").exists() and (tmp_path / "out-2.html").exists()
     history = fp("history", "--index", index)
     assert re.search(r"2\s.*no_match.*b\.mp4", history.stdout) and re.search(r"1\s.*review.*a\.mp4", history.stdout)
-    again = fp("report", "1", "--index", index, "--report", tmp_path / "again.json")
-    assert again.returncode == 0
+    again = fp("report", "1", "--index", index, "--report", tmp_path / "again.json", "--report", tmp_path / "again.pdf")
+    assert again.returncode == 0, again.stderr
+    assert (tmp_path / "again.pdf").read_bytes()[:5] == b"%PDF-"
+    assert "Highway <Cam>" in "".join(pdf_pages(tmp_path / "again.pdf", 1, 1))
     data = json.loads((tmp_path / "again.json").read_text())
     assert data["run_id"] == 1 and data["titles"][0]["metadata"]["title"] == "Highway <Cam>"
     assert "secret" not in data["titles"][0]["metadata"]

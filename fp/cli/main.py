@@ -1,11 +1,10 @@
-"""`fp index`, `fp match`, `fp info`. Exit codes: 0 match found (or success), 1 no match, 2 error."""
+"""`fp index`, `fp match`, `fp info`... Exit codes of `fp match`: see `EXIT_CODES`."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
-import re
 import sys
 from enum import Enum
 from pathlib import Path
@@ -21,6 +20,7 @@ from fp.data.catalogue import scan_catalogue
 from fp.errors import FPError
 from fp.index.build import IndexEvent, index_catalogue
 from fp.index.distributed import index_catalogue_ray
+from fp.index.history import RunHistory
 from fp.index.store import IndexStore
 from fp.matcher.matcher import Matcher
 from fp.matcher.policy import DEFAULT_POLICY, Policy
@@ -37,23 +37,8 @@ err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() el
 INDEX_OPTION = typer.Option(Path("fp-index"), "--index", "-i", help="Index folder.",
                             envvar="FP_INDEX")
 
-
-LOCAL_RAY = "local"
-"""`--ray` without an address: start a local Ray instance."""
-RAY_ADDRESS = re.compile(r"^(auto|local|ray://\S+|[\w.-]+:\d+)$")
-
-
-def with_ray_address(args: list[str]) -> list[str]:
-    """`--ray` takes an optional value (click has none such): supply `local` when the next word
-    is no Ray address (`auto`, `HOST:PORT`, `ray://...`)."""
-    out = list(args)
-    for i, arg in enumerate(out):
-        if arg == "--":
-            break
-        if arg == "--ray" and (i + 1 == len(out) or not RAY_ADDRESS.match(out[i + 1])):
-            out.insert(i + 1, LOCAL_RAY)
-            break
-    return out
+EXIT_CODES = {"match": 0, "no_match": 1, "error": 2, "review": 3}
+"""`fp match` exits with its policy verdict: the strongest over all suspects; any error wins."""
 
 
 class State:
@@ -79,8 +64,9 @@ def fail(message: str) -> typer.Exit:
 class Rendered:
     """Shows indexing progress: a live bar on a terminal, a line per title otherwise."""
 
-    def __init__(self, quiet: bool):
+    def __init__(self, quiet: bool, verbose: bool = False):
         self.quiet = quiet
+        self.verbose = verbose
         self.live = err.is_terminal and not quiet
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
                                  TextColumn("{task.completed:.0f}/{task.total:.0f} s"),
@@ -93,6 +79,9 @@ class Rendered:
             err.print(f"error: {event.message}", markup=False)
         elif self.quiet:
             return
+        elif self.verbose and event.kind in ("title", "progress", "saving"):
+            where = f" {event.seconds:.1f} s" if event.kind == "progress" else ""
+            err.print(f"{tag}: {event.kind}{where}" if event.title_id else f"{event.kind}", markup=False)
         elif event.kind == "title" and self.live:
             if self.task is None:
                 self.progress.start()
@@ -118,9 +107,10 @@ def index(
                                 "(default) or clip:ARCH[:PRETRAINED]."),
     prune: bool = typer.Option(False, help="Remove indexed titles no longer in the catalogue."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only errors and the summary."),
-    ray: str = typer.Option(None, "--ray", metavar="[ADDRESS]",
-                            help="Fingerprint on a Ray cluster (auto, HOST:PORT or ray://HOST:10001); "
-                            "alone: a local Ray instance."),
+    ray: bool = typer.Option(False, "--ray", help="Fingerprint on Ray: a local instance, or the "
+                             "cluster at --ray-address."),
+    ray_address: str = typer.Option(None, "--ray-address", metavar="ADDRESS",
+                                    help="With --ray: the cluster (auto, HOST:PORT or ray://HOST:10001)."),
     shards: Path = typer.Option(None, help="With --ray: shard folder every worker can reach "
                                 "(default: INDEX/shards)."),
 ) -> None:
@@ -132,13 +122,15 @@ def index(
     elif (index_dir / "fp.duckdb").exists():
         with IndexStore.open(index_dir) as store:
             config = store.config
-    shown = Rendered(quiet)
+    shown = Rendered(quiet, State.verbose)
     try:
-        if ray is None:
+        if ray_address is not None and not ray:
+            raise FPError("--ray-address needs --ray")
+        if not ray:
             summary = index_catalogue(catalogue, index_dir, config, prune=prune, on_event=shown)
         else:
             summary = index_catalogue_ray(catalogue, index_dir, config, prune=prune, on_event=shown,
-                                          address=None if ray == LOCAL_RAY else ray, shard_dir=shards)
+                                          address=ray_address, shard_dir=shards)
     except FPError as exc:
         raise fail(str(exc)) from None
     finally:
@@ -162,16 +154,27 @@ def suspects_of(paths: list[Path]) -> list[Path]:
     return out
 
 
-def report_paths(targets: list[Path], run_id: int | None, several: bool) -> list[Path]:
+def report_paths(targets: list[Path], run_id: int | None, position: int, several: bool) -> list[Path]:
+    """Where a suspect's reports go: as given for one suspect; with several, each name gets the
+    run id, or (runs not recorded) the suspect's position in this call."""
     if not several:
         return targets
-    return [t.with_name(f"{t.stem}-{run_id if run_id is not None else 'x'}{t.suffix}") for t in targets]
+    tag = str(run_id) if run_id is not None else f"suspect{position}"
+    return [t.with_name(f"{t.stem}-{tag}{t.suffix}") for t in targets]
 
 
 def report_of(evidence: dict) -> MatchReport:
     matches = [Match(m["title_id"], m["query_start"], m["query_end"], m["ref_start"], m["ref_end"],
                      m["score"], m["decision"], m["modalities"]) for m in evidence["matches"]]
     return MatchReport(evidence["query"]["path"], evidence["query"]["duration"], matches)
+
+
+def strongest(verdicts: list[str]) -> str:
+    """The verdict of a run over several suspects: an error, else the strongest policy verdict."""
+    for verdict in ("error", "match", "review"):
+        if verdict in verdicts:
+            return verdict
+    return "no_match"
 
 
 @app.command()
@@ -186,8 +189,8 @@ def match(
     policy_file: Path = typer.Option(None, "--policy", help="Policy file (TOML); see the README."),
     history: bool = typer.Option(True, help="Record the run in the index's history."),
 ) -> None:
-    """Find copied segments of catalogue titles in FILES. Exit 0: match found, 1: none, 2: error."""
-    found = errors = False
+    """Find copied segments of catalogue titles in FILES. Exit 0: match, 1: no match, 2: error,
+    3: review (the policy's verdict; with several files the strongest)."""
     try:
         policy = Policy.load(policy_file) if policy_file else DEFAULT_POLICY
         matcher = Matcher(index_dir)
@@ -198,36 +201,31 @@ def match(
     with matcher, Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                            console=err, transient=True, disable=State.quiet or not err.is_terminal) as bar:
         task = bar.add_task("matching", total=len(suspects))
-        for path in suspects:
+        for position, path in enumerate(suspects, 1):
             bar.update(task, description=f"matching {path.name}")
             try:
                 evidence = check(matcher, path, policy=policy, min_score=min_score, record=history)
-                for target in report_paths(report, evidence["run_id"], len(suspects) > 1):
+                for target in report_paths(report, evidence["run_id"], position, len(suspects) > 1):
                     write_report(evidence, target)
                     say(f"report: {target}")
             except FPError as exc:
                 err.print(f"error: {exc}", markup=False)
-                errors = True
                 rows.append((str(path), "error", "", 0.0))
                 continue
             finally:
                 bar.advance(task)
-            result = report_of(evidence)
-            found |= result.found
             best = evidence["titles"][0] if evidence["titles"] else None
             rows.append((str(path), evidence["verdict"], best["title_id"] if best else "",
                          best["matched_seconds"] if best else 0.0))
             if output is Format.json:
                 sys.stdout.write(json.dumps({k: evidence[k] for k in ("query", "matches", "verdict", "run_id")}) + "\n")
             else:
-                print_report(out, result)
-                if evidence["run_id"] is not None:
-                    say(f"verdict: {evidence['verdict']} (run {evidence['run_id']})")
+                print_report(out, report_of(evidence), evidence["verdict"], evidence["run_id"])
     if len(suspects) > 1 and output is Format.text:
         print_table(out, ("suspect", "verdict", "best title", "matched"),
                     [(path, verdict, title, clock(seconds) if title else "") for path, verdict, title, seconds in rows],
                     title="summary")
-    raise typer.Exit(2 if errors else 0 if found else 1)
+    raise typer.Exit(EXIT_CODES[strongest([row[1] for row in rows])])
 
 
 @app.command("history")
@@ -235,8 +233,7 @@ def history_cmd(index_dir: Path = INDEX_OPTION,
                 limit: int = typer.Option(20, help="How many of the latest runs.")) -> None:
     """List past `fp match` runs, newest first."""
     try:
-        with IndexStore.open(index_dir) as store:
-            runs = store.runs(limit)
+        runs = RunHistory(index_dir).runs(limit)
     except FPError as exc:
         raise fail(str(exc)) from None
     print_table(out, ("run", "time (UTC)", "verdict", "suspect", "best title"), [
@@ -250,8 +247,7 @@ def report_cmd(run_id: int = typer.Argument(..., help="A run id from `fp history
                report: list[Path] = typer.Option([], "--report", "-r", help="Write .html, .csv or .json.")) -> None:
     """Show a past run again, or render it as a report."""
     try:
-        with IndexStore.open(index_dir) as store:
-            run = store.run(run_id)
+        run = RunHistory(index_dir).run(run_id)
         if run is None:
             raise FPError(f"no run {run_id} in {index_dir} (see `fp history`)")
         for target in report:
@@ -260,8 +256,8 @@ def report_cmd(run_id: int = typer.Argument(..., help="A run id from `fp history
     except FPError as exc:
         raise fail(str(exc)) from None
     if not report:
-        print_report(out, report_of(run.evidence))
-        out.print(f"verdict: {run.verdict} (run {run.run_id}, {run.created_at:%Y-%m-%d %H:%M:%S} UTC)")
+        print_report(out, report_of(run.evidence), run.verdict, run.run_id)
+        out.print(f"checked {run.created_at:%Y-%m-%d %H:%M:%S} UTC")
 
 
 @app.command("list")
@@ -347,7 +343,7 @@ def main_options(version: bool = typer.Option(False, "--version", callback=versi
 def main() -> None:
     """Console entry point: any unexpected failure still ends in one line and exit code 2."""
     try:
-        app(args=with_ray_address(sys.argv[1:]))
+        app(args=sys.argv[1:])
     except SystemExit:
         raise
     except KeyboardInterrupt:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from fp.index.build import IndexSummary
@@ -10,12 +11,18 @@ from fp.matcher.types import MatchReport
 from fp.report.render import clock
 
 
-def print_report(console: Console, report: MatchReport) -> None:
-    verdict = "MATCH" if report.found else "no match"
+HEADLINES = {"match": ("MATCH", "red"), "review": ("REVIEW", "yellow"), "no_match": ("no match", "green")}
+"""The terminal headline of each policy verdict, and its colour."""
+
+
+def print_report(console: Console, report: MatchReport, verdict: str, run_id: int | None = None) -> None:
+    """One suspect: the policy verdict as the headline, then its segments."""
+    word, colour = HEADLINES[verdict]
     listed = len(report.matches)
-    console.print(f"[bold]{report.query_path}[/bold] ({clock(report.query_duration)}): "
-                  f"[{'red' if report.found else 'green'}]{verdict}[/]"
-                  + (f", {listed} segment{'s' * (listed != 1)}" if listed else ""),
+    console.print(f"[bold]{escape(report.query_path)}[/bold] ({clock(report.query_duration)}): "
+                  f"[{colour}]{word}[/]"
+                  + (f", {listed} segment{'s' * (listed != 1)}" if listed else "")
+                  + (f" (run {run_id})" if run_id is not None else ""),
                   highlight=False)
     if not listed:
         return

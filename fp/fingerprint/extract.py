@@ -201,15 +201,18 @@ class Fingerprinter:
                 tracks[track.modality] = track
         return self._with_shots(info, tracks)
 
-    def picture_variants(self, info: MediaInfo) -> list[VideoFingerprint]:
+    def picture_variants(self, info: MediaInfo, on_progress: Callable[[float], None] | None = None
+                         ) -> list[VideoFingerprint]:
         """A suspect as it is and as its edits may have turned it: mirrored, a picture-in-picture
         window alone, and, when it carries a rotation tag (which copies add or strip), with the tag
-        ignored. Sound and text are shared."""
+        ignored. Sound and text are shared. `on_progress` is called as in :meth:`visual_tracks`
+        (an exception it raises stops the work)."""
         with ThreadPoolExecutor(1) as pool:  # the soundtrack decodes while the picture encodes
             pcm = pool.submit(self.audio_pcm, info)
             pictures = [picture for honour in ([True, False] if info.rotation else [True])
                         for picture in self.visual_tracks(info, honour_rotation=honour,
-                                                          mirrored=True, insets=True)]
+                                                          mirrored=True, insets=True,
+                                                          on_progress=on_progress)]
             audio = self.audio_track(info, pcm)
         tracks = {t.modality: t for t in (audio, self.text_track(info)) if t is not None}
         return [self._with_shots(info, {"visual": picture, **tracks}) for picture in pictures]

@@ -19,7 +19,8 @@ from fp.index.store import IndexStore
 
 @dataclass(frozen=True)
 class IndexEvent:
-    """Progress report: `kind` is start, title, progress, done, skipped or failed."""
+    """Progress report: `kind` is start, title, progress, done (committed), skipped, failed or
+    saving (the k-NN files are being brought in line with the database, at the end of a run)."""
 
     kind: str
     title_id: str = ""
@@ -92,6 +93,7 @@ def index_catalogue(
             except FPError as exc:
                 fail(entry, position, len(entries), exc, summary, emit)
         settle(store, known, entries, prune, summary)
+        emit(IndexEvent("saving", total=len(entries)))
     summary.wall_seconds = time.monotonic() - started
     return summary
 

@@ -42,6 +42,11 @@ LOCK_NAME = "write.lock"
 BUSY_TIMEOUT = 60.0
 """Seconds a connection waits for another process to release the database."""
 SCHEMA_VERSION = "1"
+GENERATION_KEY = "generation"
+"""`meta` key counting the commits that change titles: a reader that has loaded the index
+reloads only when it moves (recording a match run does not move it)."""
+BUMP_GENERATION = (f"INSERT INTO meta VALUES ('{GENERATION_KEY}', '1') ON CONFLICT (key) DO UPDATE "
+                   "SET value = CAST(CAST(meta.value AS BIGINT) + 1 AS VARCHAR)")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -84,16 +89,6 @@ class TitleRecord:
 
 
 @dataclass(frozen=True)
-class RunRecord:
-    run_id: int
-    created_at: datetime
-    suspect_path: str
-    sha256: str
-    verdict: str
-    evidence: dict
-
-
-@dataclass(frozen=True)
 class ShotTable:
     """All shots of the index as arrays, for turning k-NN ids into (title, time)."""
 
@@ -131,7 +126,7 @@ class IndexStore:
         root = Path(root)
         if not (root / DB_NAME).is_file():
             raise IndexStoreError(f"{root}: no fp index here (create one with `fp index CATALOGUE --index {root}`)")
-        con = cls._connect(root, read_only=True)
+        con = cls.connect(root, read_only=True)
         try:
             config = cls._read_config(con, root)
         finally:
@@ -154,7 +149,7 @@ class IndexStore:
             raise IndexStoreError(f"{root}: another fp process is writing to this index; "
                                   "wait for it to finish") from exc
         try:
-            con = cls._connect(root, read_only=False)
+            con = cls.connect(root, read_only=False)
             try:
                 con.execute(SCHEMA)
                 stored = con.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
@@ -173,7 +168,8 @@ class IndexStore:
         return cls(root, config, writable=True, lock_handle=lock)
 
     @staticmethod
-    def _connect(root: Path, read_only: bool, timeout: float = BUSY_TIMEOUT) -> duckdb.DuckDBPyConnection:
+    def connect(root: Path, read_only: bool, timeout: float = BUSY_TIMEOUT) -> duckdb.DuckDBPyConnection:
+        """A connection to the database at `root`, retried while another process holds it."""
         deadline = time.monotonic() + timeout
         delay = 0.02
         while True:
@@ -193,7 +189,7 @@ class IndexStore:
     @contextmanager
     def _session(self):
         """A connection for one read or one commit, closed right after."""
-        con = self._connect(self.root, read_only=not self.writable)
+        con = self.connect(self.root, read_only=not self.writable)
         try:
             yield con
         finally:
@@ -225,6 +221,10 @@ class IndexStore:
     def meta(self) -> dict[str, str]:
         with self._session() as con:
             return dict(con.execute("SELECT key, value FROM meta").fetchall())
+
+    def generation(self) -> int:
+        """The index's change counter (see `GENERATION_KEY`)."""
+        return int(self.meta().get(GENERATION_KEY, "0"))
 
     def titles(self) -> list[TitleRecord]:
         with self._session() as con:
@@ -402,6 +402,7 @@ class IndexStore:
                     track.vectors.astype(np.float16).tobytes(), track.valid.astype(np.bool_).tobytes()])
             con.execute("UPDATE meta SET value = ? WHERE key = 'next_shot_id'",
                         [str(next_id + len(shot_rows))])
+            con.execute(BUMP_GENERATION)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -413,40 +414,7 @@ class IndexStore:
         with self._session() as con:
             con.execute("UPDATE titles SET path = ?, mtime_ns = ?, metadata_json = ? WHERE title_id = ?",
                         [str(Path(path).resolve()), mtime_ns, json.dumps(metadata or {}), title_id])
-
-    # ---------------------------------------------------------------- match history
-    def record_run(self, suspect_path: str, sha256: str, verdict: str, evidence: dict) -> int:
-        """Store one `fp match` run (any process may, also while a writer indexes); sets and
-        returns its id (`evidence["run_id"]`)."""
-        con = self._connect(self.root, read_only=False)
-        try:
-            con.execute("CREATE TABLE IF NOT EXISTS runs (run_id BIGINT PRIMARY KEY, created_at TIMESTAMP, "
-                        "suspect_path VARCHAR, sha256 VARCHAR, verdict VARCHAR, evidence_json VARCHAR)")
-            con.execute("BEGIN TRANSACTION")
-            run_id = int(con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM runs").fetchone()[0])
-            evidence["run_id"] = run_id
-            con.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?)",
-                        [run_id, datetime.now(timezone.utc), suspect_path, sha256, verdict, json.dumps(evidence)])
-            con.execute("COMMIT")
-        finally:
-            con.close()
-        return run_id
-
-    def runs(self, limit: int = 50) -> list[RunRecord]:
-        with self._session() as con:
-            if not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'runs'").fetchone()[0]:
-                return []
-            rows = con.execute("SELECT run_id, created_at, suspect_path, sha256, verdict, evidence_json "
-                               "FROM runs ORDER BY run_id DESC LIMIT ?", [limit]).fetchall()
-        return [RunRecord(*row[:-1], json.loads(row[-1])) for row in rows]
-
-    def run(self, run_id: int) -> RunRecord | None:
-        with self._session() as con:
-            if not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'runs'").fetchone()[0]:
-                return None
-            row = con.execute("SELECT run_id, created_at, suspect_path, sha256, verdict, evidence_json "
-                              "FROM runs WHERE run_id = ?", [run_id]).fetchone()
-        return None if row is None else RunRecord(*row[:-1], json.loads(row[-1]))
+            con.execute(BUMP_GENERATION)
 
     def remove_title(self, title_id: str) -> None:
         """Remove a title with its shots, vectors and tracks, atomically."""
@@ -455,6 +423,7 @@ class IndexStore:
             con.execute("BEGIN TRANSACTION")
             try:
                 self._delete_title_rows(con, title_id)
+                con.execute(BUMP_GENERATION)
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")

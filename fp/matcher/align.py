@@ -10,7 +10,7 @@ are all found.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -32,6 +32,33 @@ class Scale:
 
 
 @dataclass(frozen=True)
+class SimilaritySeries:
+    """Each modality's per-sample similarity along the whole query at one alignment, on the
+    common (visual) scale, so that one decision threshold reads for every modality: value i is
+    query sample i (at i * step seconds) against reference sample i + shift; NaN where either
+    side has no content or the reference has no sample."""
+
+    step: float
+    values: dict[str, np.ndarray]
+
+    def spliced(self, later: SimilaritySeries, seconds: float) -> SimilaritySeries:
+        """This series before `seconds` of the query, `later`'s from there on (the pieces of a
+        chained copy, each at its own shift)."""
+        at = max(0, int(round(seconds / self.step)))
+        values = {}
+        for m in self.values.keys() | later.values.keys():
+            a, b = self.values.get(m), later.values.get(m)
+            length = max(len(v) for v in (a, b) if v is not None)
+            out = np.full(length, np.nan, np.float32)
+            if a is not None:
+                out[:min(at, len(a))] = a[:at]
+            if b is not None:
+                out[at:len(b)] = b[at:]
+            values[m] = out
+        return SimilaritySeries(self.step, values)
+
+
+@dataclass(frozen=True)
 class AlignedSegment:
     query_start: float
     query_end: float
@@ -41,6 +68,9 @@ class AlignedSegment:
     """Mean fused score of the aligned samples that carry content (common scale)."""
     modalities: dict[str, float | None]
     """Mean raw similarity per modality present on both sides (None: no content to compare)."""
+    series: SimilaritySeries | None = field(default=None, compare=False, repr=False)
+    """The per-sample similarities at this segment's shift, along the whole query (the evidence
+    plots them)."""
 
 
 def diagonal(query: FeatureTrack, ref: FeatureTrack, shift: int, length: int) -> np.ndarray:
@@ -146,6 +176,7 @@ def align(
         if strength(shift) <= 0:
             break
         profile = np.where(free, fused[shift], np.nan)
+        series = SimilaritySeries(step, {m: scales[m](raw[shift][m]) for m in modalities})
         blank = _both_blank(query[modalities[0]], ref[modalities[0]], shift, length) & np.isnan(profile) & free
         for a, b in runs(profile, frame_threshold, max_gap):
             a, b = _widen(blank, a, b, max_gap)
@@ -164,5 +195,5 @@ def align(
             q1 = min((b + 1) * step, query_duration)
             r0 = q0 + shift * step
             found.append(AlignedSegment(q0, q1, max(0.0, r0), min(ref_duration, r0 + (q1 - q0)),
-                                        min(score, 1.0), per_modality))
+                                        min(score, 1.0), per_modality, series))
     return found

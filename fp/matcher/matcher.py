@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 from collections import OrderedDict
 
 from fp.config import Config
 from fp.data.probe import probe
-from fp.errors import MediaError
+from fp.errors import Cancelled, MediaError
 from fp.fingerprint.extract import Fingerprinter
 from fp.fingerprint.types import FeatureTrack, VideoFingerprint
 from fp.index.store import MODALITIES, IndexStore
@@ -57,18 +58,26 @@ class Matcher:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def match(self, path: str | os.PathLike, *, min_score: float | None = None) -> MatchReport:
+    def match(self, path: str | os.PathLike, *, min_score: float | None = None,
+              cancel: threading.Event | None = None) -> MatchReport:
         """Find copied segments of catalogue titles in `path`.
 
         Segments below the calibrated `match_threshold`, or shorter than `min_match_seconds`, are
         `candidate`s, listed only when `min_score` is given (then every segment scoring at least
-        `min_score` is listed).
+        `min_score` is listed). Setting `cancel` stops the work at the next batch of frames or
+        hypothesis, with :class:`Cancelled`.
         """
+
+        def check_cancel(*_) -> None:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled(f"{path}: matching cancelled")
+
         info = probe(path)
         if not info.has_video:
             raise MediaError(f"{info.path}: has no video stream")
         segments = []
-        for variant in self.fingerprinter.picture_variants(info):  # as is, mirrored, window, untagged
+        for variant in self.fingerprinter.picture_variants(info, on_progress=check_cancel):
+            check_cancel()  # variants: as is, mirrored, window, untagged
             segments += self._segments(variant)
         chained = _chain(_dedupe(segments), self.config.gap_seconds)
         matches = [self._decide(title_id, seg, _sharers(title_id, seg, chained), _rival(title_id, seg, chained))
@@ -112,7 +121,7 @@ class Matcher:
         strong = score >= cfg.match_threshold and seg.query_end - seg.query_start >= cfg.min_match_seconds \
             and sharers < cfg.shared_content_titles
         return Match(title_id, seg.query_start, seg.query_end, seg.ref_start, seg.ref_end,
-                     score, "match" if strong else "candidate", dict(seg.modalities))
+                     score, "match" if strong else "candidate", dict(seg.modalities), seg.series)
 
 
 def _dedupe(segments: list[tuple[str, AlignedSegment]]) -> list[tuple[str, AlignedSegment]]:
@@ -181,8 +190,12 @@ def _join(a: AlignedSegment, b: AlignedSegment) -> AlignedSegment:
     for m in set(a.modalities) | set(b.modalities):
         va, vb = a.modalities.get(m), b.modalities.get(m)
         modalities[m] = (va if vb is None else vb if va is None else (va * wa + vb * wb) / (wa + wb))
+    # each piece's similarities at its own shift, cut halfway between the pieces
+    series = a.series.spliced(b.series, (a.query_end + b.query_start) / 2) \
+        if a.series is not None and b.series is not None else a.series or b.series
     return AlignedSegment(a.query_start, max(a.query_end, b.query_end), a.ref_start,
-                          max(a.ref_end, b.ref_end), (a.score * wa + b.score * wb) / (wa + wb), modalities)
+                          max(a.ref_end, b.ref_end), (a.score * wa + b.score * wb) / (wa + wb), modalities,
+                          series)
 
 
 def _evidence(seg: AlignedSegment) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from fp.data.probe import MediaInfo
+from fp.matcher.align import SimilaritySeries
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,9 @@ class Match:
     decision: str
     """`match` (at or above the calibrated threshold) or `candidate`."""
     modalities: dict[str, float | None] = field(default_factory=dict)
+    series: SimilaritySeries | None = field(default=None, compare=False, repr=False)
+    """Per-sample similarities along the whole query at this segment's alignment (common scale);
+    the evidence plots them. Not part of `to_dict`."""
 
     @property
     def duration(self) -> float:

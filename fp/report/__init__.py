@@ -1,7 +1,8 @@
-"""Evidence reports: what was matched, gathered once (`build_evidence`) and rendered as HTML,
+"""Evidence reports: what was matched, gathered once (`build_evidence`) and rendered as HTML, PDF,
 CSV or JSON; stored with every run so that a past run can be rendered again."""
 
 from fp.report.evidence import build_evidence, check
-from fp.report.render import render_csv, render_html, render_json, write_report
+from fp.report.render import render_csv, render_html, render_json, render_series_csv, write_report
 
-__all__ = ["build_evidence", "check", "render_csv", "render_html", "render_json", "write_report"]
+__all__ = ["build_evidence", "check", "render_csv", "render_html", "render_json", "render_series_csv",
+           "write_report"]

@@ -1,18 +1,22 @@
-"""Gather everything a report shows into one JSON-ready dict (a superset of the JSON contract)."""
+"""Gather everything a report shows into one JSON-ready dict (a superset of the JSON contract),
+per matched title its per-sample similarity over the suspect (see `fp.report.similarity`)."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
 from fp import __version__
 from fp.data.catalogue import file_sha256
 from fp.data.probe import probe
+from fp.index.history import RunHistory
 from fp.matcher.matcher import Matcher
 from fp.matcher.policy import DEFAULT_POLICY, Policy, apply_policy
 from fp.matcher.types import MatchReport
+from fp.report.similarity import title_similarity
 
 
 def build_evidence(report: MatchReport, matcher: Matcher, policy: Policy = DEFAULT_POLICY,
@@ -33,6 +37,7 @@ def build_evidence(report: MatchReport, matcher: Matcher, policy: Policy = DEFAU
             "reference_percent": round(tv.reference_percent, 2),
             "path": rec.path if rec else None, "duration": rec.duration if rec else None,
             "metadata": rec.metadata if rec else {},
+            "similarity": title_similarity(tv.segments, matcher.config.match_threshold),
         })
     contract = report.to_dict()
     if label is not None:
@@ -54,12 +59,14 @@ def build_evidence(report: MatchReport, matcher: Matcher, policy: Policy = DEFAU
 
 
 def check(matcher: Matcher, path: str | Path, *, policy: Policy = DEFAULT_POLICY,
-          min_score: float | None = None, record: bool = True, label: str | None = None) -> dict:
-    """Match one suspect, judge it by `policy` and (with `record`) keep it in the index's history."""
-    report = matcher.match(path, min_score=min_score)
+          min_score: float | None = None, record: bool = True, label: str | None = None,
+          cancel: threading.Event | None = None) -> dict:
+    """Match one suspect, judge it by `policy` and (with `record`) keep it in the index's history.
+    `cancel`: see :meth:`Matcher.match`."""
+    report = matcher.match(path, min_score=min_score, cancel=cancel)
     evidence = build_evidence(report, matcher, policy, label)
     evidence["run_id"] = None
     if record:
-        matcher.store.record_run(evidence["suspect"]["path"], evidence["suspect"]["sha256"],
-                                 evidence["verdict"], evidence)
+        evidence["run_id"] = RunHistory(matcher.store.root).record(
+            evidence["suspect"]["path"], evidence["suspect"]["sha256"], evidence["verdict"], evidence)
     return evidence

@@ -1,6 +1,7 @@
-"""Render evidence as one self-contained HTML page, CSV rows or JSON.
+"""Render evidence as one self-contained HTML page, a PDF of that page, CSV or JSON.
 
-Every string that comes from a file, a path or metadata is escaped before it reaches the page.
+The page comes from Jinja2 templates (`templates/`) with autoescaping: every string taken from a
+file, a path or metadata reaches the page as text.
 """
 
 from __future__ import annotations
@@ -10,24 +11,39 @@ import csv
 import io
 import json
 import subprocess
-from html import escape
 from pathlib import Path
 
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
+
 from fp.data.probe import require_tool
+from fp.errors import FPError
+from fp.index.store import MODALITIES
+from fp.report.pdf import html_to_pdf
+from fp.report.plot import similarity_plot
+from fp.report.view import (MODALITY_NAMES, clock, config_groups, hms, policy_rows, probe_rows, span,
+                            title_summary, when)
 
 THUMB_WIDTH = 320
+"""Width in pixels of the frames taken from the suspect and the reference."""
+THUMB_TIMEOUT = 60.0
+"""Seconds one frame may take ffmpeg."""
+FRAME_SEGMENTS, FRAME_MOMENTS = 3, 3
+"""Frames are shown for this many segments per title, at this many moments of each."""
 VERDICT_STYLE = {"match": ("#b00020", "MATCH"), "review": ("#b36b00", "REVIEW"), "no_match": ("#1b7a35", "NO MATCH")}
 
+__all__ = ["clock", "render_csv", "render_html", "render_json", "render_series_csv", "series_path", "write_report"]
 
-def clock(seconds: float) -> str:
-    """1:02:03.5 / 2:03.5 style timestamps."""
-    minutes, secs = divmod(max(0.0, seconds), 60)
-    hours, minutes = divmod(int(minutes), 60)
-    return f"{hours}:{minutes:02d}:{secs:04.1f}" if hours else f"{minutes}:{secs:04.1f}"
+_templates = Environment(loader=PackageLoader("fp.report", "templates"), autoescape=True,
+                         undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+_templates.filters["span"] = span
 
 
-def e(value) -> str:
-    return escape("" if value is None else str(value), quote=True)
+def css_string(text: str) -> Markup:
+    """`text` as a CSS string literal: anything but letters, digits and spaces hex-escaped, so no
+    value can leave the string (page headers are drawn by CSS)."""
+    body = "".join(c if (c.isascii() and c.isalnum()) or c == " " else f"\\{ord(c):x} " for c in text)
+    return Markup(f'"{body}"')
 
 
 def thumbnail(path: str | None, seconds: float) -> str | None:
@@ -37,7 +53,7 @@ def thumbnail(path: str | None, seconds: float) -> str | None:
     cmd = [require_tool("ffmpeg"), "-nostdin", "-v", "error", "-ss", f"{max(0.0, seconds):.3f}", "-i", path,
            "-frames:v", "1", "-vf", f"scale={THUMB_WIDTH}:-2", "-f", "image2pipe", "-c:v", "mjpeg", "pipe:"]
     try:
-        out = subprocess.run(cmd, capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+        out = subprocess.run(cmd, capture_output=True, timeout=THUMB_TIMEOUT, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
         return None
     if out.returncode != 0 or not out.stdout:
@@ -45,22 +61,8 @@ def thumbnail(path: str | None, seconds: float) -> str | None:
     return "data:image/jpeg;base64," + base64.b64encode(out.stdout).decode()
 
 
-def _timeline(label: str, total: float, ranges: list[tuple[float, float]], colour: str) -> str:
-    width = 720
-    bars = "".join(
-        f'<rect x="{width * a / total:.1f}" y="4" width="{max(2.0, width * (b - a) / total):.1f}" height="18" '
-        f'fill="{colour}"><title>{e(clock(a))}-{e(clock(b))}</title></rect>'
-        for a, b in ranges) if total > 0 else ""
-    return (f'<div class="tl"><span>{e(label)}</span><svg width="{width}" height="26" role="img" '
-            f'aria-label="{e(label)} timeline"><rect x="0" y="4" width="{width}" height="18" fill="#e4e4e4"/>'
-            f'{bars}</svg><span>{e(clock(total))}</span></div>')
-
-
-def _score(value) -> str:
-    return "-" if value is None else f"{value:.2f}"
-
-
-def _moments(m: dict, count: int = 3) -> list[tuple[float, float]]:
+def _moments(m: dict, count: int = FRAME_MOMENTS) -> list[tuple[float, float]]:
+    """Suspect and reference times at `count` evenly spread moments of a segment."""
     q0, q1, r0, r1 = m["query_start"], m["query_end"], m["ref_start"], m["ref_end"]
     rate = (r1 - r0) / (q1 - q0) if q1 > q0 else 1.0
     out = []
@@ -70,77 +72,77 @@ def _moments(m: dict, count: int = 3) -> list[tuple[float, float]]:
     return out
 
 
+def _timeline(label: str, total: float, ranges: list[tuple[float, float]]) -> dict:
+    bars = [(1000 * a / total, max(2.0, 1000 * (b - a) / total), span(a, b)) for a, b in ranges] if total > 0 else []
+    return {"label": label, "total": clock(total), "bars": bars}
+
+
+def _title_view(ev: dict, title: dict, thumbnails: bool) -> dict:
+    segs = sorted((m for m in ev["matches"] if m["title_id"] == title["title_id"] and m["decision"] == "match"),
+                  key=lambda m: m["query_start"])
+    meta = title.get("metadata") or {}
+    colour, word = VERDICT_STYLE.get(title["verdict"], VERDICT_STYLE["no_match"])
+    details = [("title id", title["title_id"])]
+    details += [(k.replace("_", " "), v) for k, v in meta.items() if v not in (None, "")]
+    if title.get("path"):
+        details.append(("reference file", title["path"]))
+    if title.get("duration"):
+        details.append(("reference duration", hms(title["duration"])))
+    details += [("matched", f"{title['matched_seconds']:.1f} s: {title['suspect_percent']:.1f} % of the suspect, "
+                            f"{title['reference_percent']:.1f} % of the reference")]
+    present = [k for k in MODALITIES if any(m["modalities"].get(k) is not None for m in segs)]
+    rows = [{"suspect": span(m["query_start"], m["query_end"]), "reference": span(m["ref_start"], m["ref_end"]),
+             "length": f"{m['query_end'] - m['query_start']:.1f} s", "score": f"{m['score']:.3f}",
+             "scores": ["\u2013" if m["modalities"].get(k) is None else f"{m['modalities'][k]:.2f}" for k in present]}
+            for m in segs]
+    pairs = []
+    for m in sorted(segs, key=lambda m: -m["score"])[:FRAME_SEGMENTS]:
+        for q, r in _moments(m):
+            pairs.append([{"label": label, "time": clock(t), "uri": thumbnail(path, t) if thumbnails else None}
+                          for label, path, t in (("suspect", ev["suspect"]["path"], q), ("reference", title.get("path"), r))])
+    return {
+        "title_id": title["title_id"], "heading": meta.get("title") or title["title_id"], "colour": colour, "word": word,
+        "summary": title_summary(title, segs), "details": details,
+        "columns": [MODALITY_NAMES[k] for k in present], "segments": rows,
+        "timelines": [_timeline("suspect", ev["query"]["duration"], [(m["query_start"], m["query_end"]) for m in segs]),
+                      _timeline("reference", title.get("duration") or 0.0, [(m["ref_start"], m["ref_end"]) for m in segs])],
+        "plot": similarity_plot(title.get("similarity"), segs, ev["query"]["duration"]),
+        "pairs": pairs,
+    }
+
+
 def render_html(ev: dict, *, thumbnails: bool = True, max_titles: int = 5) -> str:
+    """The report page (also what the PDF prints). `thumbnails=False` leaves the frames out."""
     colour, word = VERDICT_STYLE.get(ev.get("verdict", "no_match"), VERDICT_STYLE["no_match"])
-    suspect, query = ev["suspect"], ev["query"]
-    parts = [f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
-<title>fp report: {e(Path(suspect['path']).name)}</title>
-<style>
-body{{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1100px}}
-.verdict{{font-size:32px;font-weight:700;color:#fff;background:{colour};padding:12px 20px;border-radius:6px}}
-h2{{margin-top:28px;border-bottom:1px solid #ccc}} table{{border-collapse:collapse}}
-td,th{{padding:4px 10px;border-bottom:1px solid #eee;text-align:left;vertical-align:top}}
-.tl{{display:flex;align-items:center;gap:8px;margin:4px 0}} .tl span:first-child{{width:90px}}
-.pair{{display:flex;gap:12px;margin:8px 0;align-items:flex-start}} figure{{margin:0}}
-figcaption{{font-size:12px;color:#555}} img{{width:{THUMB_WIDTH}px;border:1px solid #999}}
-.missing{{width:{THUMB_WIDTH}px;height:180px;background:#eee;display:flex;align-items:center;justify-content:center;color:#777}}
-code{{font-size:12px;word-break:break-all}}
-</style></head><body>
-<div class="verdict" id="verdict">{word}</div>
-<p>Suspect <b>{e(suspect['path'])}</b> ({e(clock(query['duration']))})
-{'' if ev.get('run_id') is None else f"- run {e(ev['run_id'])}"} - checked {e(ev.get('created_at'))}
-against {len(ev.get('titles', []))} matched title(s).</p>"""]
-    for title in ev.get("titles", [])[:max_titles]:
-        segs = [m for m in ev["matches"] if m["title_id"] == title["title_id"] and m["decision"] == "match"]
-        meta = title.get("metadata") or {}
-        tcolour, tword = VERDICT_STYLE.get(title["verdict"], VERDICT_STYLE["no_match"])
-        rows = "".join(f"<tr><th>{e(k.replace('_', ' '))}</th><td>{e(v)}</td></tr>" for k, v in meta.items())
-        parts.append(f"""<h2>{e(meta.get('title') or title['title_id'])}
-<span style="color:{tcolour}">[{tword}]</span></h2>
-<table><tr><th>title id</th><td>{e(title['title_id'])}</td></tr>{rows}
-<tr><th>reference file</th><td><code>{e(title.get('path'))}</code></td></tr>
-<tr><th>matched</th><td>{title['matched_seconds']:.1f} s: {title['suspect_percent']:.1f} % of the suspect,
-{title['reference_percent']:.1f} % of the reference</td></tr></table>""")
-        parts.append(_timeline("suspect", query["duration"], [(m["query_start"], m["query_end"]) for m in segs], colour))
-        parts.append(_timeline("reference", title.get("duration") or 0.0,
-                               [(m["ref_start"], m["ref_end"]) for m in segs], colour))
-        table = "".join(
-            f"<tr><td>{e(clock(m['query_start']))}-{e(clock(m['query_end']))}</td>"
-            f"<td>{e(clock(m['ref_start']))}-{e(clock(m['ref_end']))}</td><td>{m['score']:.3f}</td>"
-            + "".join(f"<td>{_score(m['modalities'].get(k))}</td>" for k in ("visual", "audio", "text"))
-            + "</tr>" for m in segs)
-        parts.append("<table><tr><th>suspect</th><th>reference</th><th>score</th><th>picture</th>"
-                     f"<th>soundtrack</th><th>subtitles</th></tr>{table}</table>")
-        for m in segs[:3]:
-            for q, r in _moments(m):
-                pair = []
-                for label, path, t in (("suspect", suspect["path"], q), ("reference", title.get("path"), r)):
-                    uri = thumbnail(path, t) if thumbnails else None
-                    img = f'<img src="{uri}" alt="{label} frame at {e(clock(t))}">' if uri else \
-                        f'<div class="missing">{label} frame not available</div>'
-                    pair.append(f"<figure>{img}<figcaption>{label} {e(clock(t))}</figcaption></figure>")
-                parts.append(f'<div class="pair">{"".join(pair)}</div>')
-    probe = suspect.get("probe", {})
-    parts.append(f"""<h2>Suspect file</h2><table>
-<tr><th>path</th><td><code>{e(suspect['path'])}</code></td></tr>
-<tr><th>SHA-256</th><td><code>{e(suspect['sha256'])}</code></td></tr>
-<tr><th>size</th><td>{e(f"{suspect['size_bytes']:,}")} bytes</td></tr>
-{''.join(f'<tr><th>{e(k)}</th><td>{e(v)}</td></tr>' for k, v in probe.items() if k not in ('path',))}
-</table><h2>Index</h2><table>
-<tr><th>folder</th><td><code>{e(ev['index']['path'])}</code></td></tr>
-<tr><th>created</th><td>{e(ev['index'].get('created_at'))}</td></tr>
-<tr><th>last title added</th><td>{e(ev['index'].get('updated_at'))}</td></tr>
-<tr><th>configuration</th><td><code>{e(json.dumps(ev['index']['config'], sort_keys=True))}</code></td></tr>
-<tr><th>policy</th><td><code>{e(json.dumps(ev.get('policy')))}</code></td></tr>
-<tr><th>fp version</th><td>{e(ev.get('fp_version'))}</td></tr></table></body></html>""")
-    return "\n".join(parts)
+    suspect, index = ev["suspect"], ev["index"]
+    titles = ev.get("titles", [])
+    run = "" if ev.get("run_id") is None else f" \u00b7 run {ev['run_id']}"
+    probe = suspect.get("probe") or {}
+    index_rows = [(label, value) for label, value in (
+        ("folder", index["path"]), ("created", when(index.get("created_at"))),
+        ("last title added", when(index.get("updated_at"))), ("fp version", ev.get("fp_version"))) if value]
+    return _templates.get_template("report.html.j2").render(
+        verdict={"colour": colour, "word": word},
+        page_header=css_string(f"fp report \u00b7 {word}{run}"),
+        page_sha=css_string(f"suspect SHA-256 {suspect['sha256']}"),
+        suspect={"path": suspect["path"], "name": Path(suspect["path"]).name, "sha256": suspect["sha256"],
+                 "duration": clock(ev["query"]["duration"]),
+                 "rows": probe_rows(probe)},
+        run_id=ev.get("run_id"), created_at=when(ev.get("created_at")),
+        titles=[_title_view(ev, t, thumbnails) for t in titles[:max_titles]],
+        more_titles=max(0, len(titles) - max_titles),
+        index_rows=index_rows, config_groups=config_groups(index.get("config") or {}),
+        policy=policy_rows(ev.get("policy") or []), thumb_width=THUMB_WIDTH,
+    )
 
 
 CSV_FIELDS = ["run_id", "suspect", "suspect_sha256", "verdict", "title_id", "display_title", "title_verdict",
               "query_start", "query_end", "ref_start", "ref_end", "score", "decision", "visual", "audio", "text"]
+SERIES_FIELDS = ["run_id", "title_id", "time", "visual", "audio", "text", "threshold"]
 
 
 def render_csv(ev: dict) -> str:
+    """One row per segment."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_FIELDS)
     writer.writeheader()
@@ -156,17 +158,51 @@ def render_csv(ev: dict) -> str:
     return out.getvalue()
 
 
+def render_series_csv(ev: dict) -> str:
+    """One row per matched title and suspect sample: the similarity plot's data (`time` in
+    seconds of the suspect; values on the picture's scale, empty where a modality has none;
+    see `fp.report.similarity`)."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=SERIES_FIELDS)
+    writer.writeheader()
+    for title in ev.get("titles", []):
+        similarity = title.get("similarity")
+        if not similarity or not similarity["series"]:
+            continue
+        series = similarity["series"]
+        for i in range(max(len(v) for v in series.values())):
+            writer.writerow({"run_id": ev.get("run_id"), "title_id": title["title_id"],
+                             "time": round(i * similarity["step"], 3), "threshold": similarity["threshold"],
+                             **{k: series[k][i] if k in series and i < len(series[k]) else None for k in MODALITIES}})
+    return out.getvalue()
+
+
 def render_json(ev: dict) -> str:
     return json.dumps(ev, indent=1)
 
 
-def write_report(ev: dict, path: str | Path) -> Path:
-    """Write by the file's extension: .html, .csv or .json."""
+def series_path(path: str | Path) -> Path:
+    """Where a CSV report's per-sample similarities go: `NAME-series.csv` beside `NAME.csv`."""
     path = Path(path)
-    renderers = {".html": render_html, ".htm": render_html, ".csv": render_csv, ".json": render_json}
-    if path.suffix.lower() not in renderers:
-        from fp.errors import FPError
+    return path.with_name(f"{path.stem}-series{path.suffix}")
 
-        raise FPError(f"{path}: report format unknown; use .html, .csv or .json")
-    path.write_text(renderers[path.suffix.lower()](ev), encoding="utf-8")
+
+def write_report(ev: dict, path: str | Path) -> Path:
+    """Write by the file's extension: .html, .pdf, .csv (plus its `series_path`) or .json."""
+    path = Path(path)
+    kind = path.suffix.lower()
+    if kind not in (".html", ".htm", ".pdf", ".csv", ".json"):
+        raise FPError(f"{path}: report format unknown; use .html, .pdf, .csv or .json")
+    try:
+        if kind in (".html", ".htm"):
+            path.write_text(render_html(ev), encoding="utf-8")
+        elif kind == ".pdf":
+            html_to_pdf(render_html(ev), path)
+        elif kind == ".csv":
+            path.write_text(render_csv(ev), encoding="utf-8")
+            series_path(path).write_text(render_series_csv(ev), encoding="utf-8")
+        else:
+            path.write_text(render_json(ev), encoding="utf-8")
+    except OSError as exc:
+        raise FPError(f"{path}: cannot write the report ({exc.strerror or exc})") from exc
     return path

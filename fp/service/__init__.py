@@ -2,8 +2,9 @@
 
 POST /match (multipart upload) -> the JSON contract plus verdict and run id; GET /titles,
 GET /runs/{id}, GET /runs/{id}/report (HTML), GET /healthz; OpenAPI at /openapi.json and /docs.
-Uploads are bounded in size (413) and matches in time (504); uploads live in a temporary file
-only while they are matched.
+Uploads are bounded in size (413) and matches in time (504: the match is cancelled and the
+matcher freed before the answer goes out); uploads live in a temporary file only while they are
+matched. The matcher stays warm across requests and reloads only when titles change.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from starlette.concurrency import run_in_threadpool
 from fp import __version__
 from fp.errors import FPError
 from fp.fingerprint.extract import Fingerprinter
-from fp.index.store import DB_NAME, IndexStore
+from fp.index.history import RunHistory
+from fp.index.store import IndexStore
 from fp.matcher.matcher import Matcher
 from fp.matcher.policy import DEFAULT_POLICY, Policy
 from fp.report.evidence import check
@@ -68,7 +70,8 @@ class BodyLimit:
 
 
 class _Matchers:
-    """One Matcher at a time, reopened when the index has changed on disk; models loaded once."""
+    """One Matcher at a time, reopened when the index's titles have changed (its change counter
+    moved; recording runs does not move it); models loaded once."""
 
     def __init__(self, index_dir: Path):
         self.index_dir = index_dir
@@ -78,7 +81,8 @@ class _Matchers:
         self.stamp = None
 
     def current(self) -> Matcher:
-        stamp = (self.index_dir / DB_NAME).stat().st_mtime_ns
+        with IndexStore.open(self.index_dir) as store:
+            stamp = store.generation()
         if self.matcher is None or stamp != self.stamp:
             fresh = Matcher(self.index_dir, fingerprinter=self.fingerprinter)
             self.fingerprinter = fresh.fingerprinter
@@ -91,14 +95,16 @@ class _Matchers:
 def create_app(index_dir: str | os.PathLike, *, max_upload_bytes: int = 2 << 30, match_timeout: float = 900.0,
                policy: Policy = DEFAULT_POLICY):
     index_dir = Path(index_dir)
-    IndexStore.open(index_dir).close()  # fail now, with a clear message, if there is no index
     matchers = _Matchers(index_dir)
+    history = RunHistory(index_dir)
     app = FastAPI(title="fp", version=__version__,
                   description="Multimodal video fingerprinting: find copies of catalogue titles.")
+    app.state.matchers = matchers
+    app.state.match_timeout = match_timeout
 
-    def run_match(path: str, label: str) -> dict:
+    def run_match(path: str, label: str, cancel: threading.Event) -> dict:
         with matchers.lock:
-            return check(matchers.current(), path, policy=policy, label=label)
+            return check(matchers.current(), path, policy=policy, label=label, cancel=cancel)
 
     @app.post("/match", summary="Match an uploaded suspect file")
     async def match(file: UploadFile = File(..., description="The suspect video")) -> JSONResponse:
@@ -113,10 +119,14 @@ def create_app(index_dir: str | os.PathLike, *, max_upload_bytes: int = 2 << 30,
                     if size > max_upload_bytes:
                         raise HTTPException(413, "upload too large")
                     handle.write(chunk)
+            cancel = threading.Event()
+            work = asyncio.ensure_future(run_in_threadpool(run_match, str(target), label, cancel))
             try:
-                evidence = await asyncio.wait_for(run_in_threadpool(run_match, str(target), label), match_timeout)
+                evidence = await asyncio.wait_for(asyncio.shield(work), app.state.match_timeout)
             except TimeoutError:
-                raise HTTPException(504, f"matching took longer than {match_timeout:.0f} s") from None
+                cancel.set()  # the match stops at its next batch of frames and frees the matcher
+                await asyncio.gather(work, return_exceptions=True)
+                raise HTTPException(504, f"matching took longer than {app.state.match_timeout:g} s") from None
             except FPError as exc:
                 raise HTTPException(422, str(exc).replace(str(target), label)) from None
         return JSONResponse({k: evidence[k] for k in ("query", "matches", "verdict", "run_id", "titles")})
@@ -128,8 +138,7 @@ def create_app(index_dir: str | os.PathLike, *, max_upload_bytes: int = 2 << 30,
                      "added_at": t.added_at.isoformat()} for t in store.titles()]
 
     def run_or_404(run_id: int):
-        with IndexStore.open(index_dir) as store:
-            run = store.run(run_id)
+        run = history.run(run_id)
         if run is None:
             raise HTTPException(404, f"no run {run_id}")
         return run

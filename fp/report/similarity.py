@@ -1,0 +1,49 @@
+"""Similarity over the suspect's timeline, per matched title: the series the report's plot is
+drawn from, carried by the JSON and CSV reports so that another tool can draw it too.
+
+    "similarity": {"step": 0.5, "threshold": 0.55,
+                   "series": {"visual": [0.12, 0.71, null, ...], "audio": [...]}}
+
+Value i of a series is the suspect's sample at i * step seconds against the title, on the
+common (picture's) scale that the matcher maps every modality onto, so that the one decision
+`threshold` reads for all of them. Samples inside a matched segment are read at that segment's
+alignment; samples outside every segment at the nearest segment's. `null`: that modality has no
+content there on either side (a black picture, silence, no cue shown) or the reference has no
+sample at that alignment. A modality with no value at all is left out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fp.index.store import MODALITIES
+from fp.matcher.types import Match
+
+DECIMALS = 3
+"""Per-sample values are rounded to this many decimals: far finer than a plot shows, and the
+stored evidence of a long suspect stays small."""
+
+
+def title_similarity(segments: list[Match], threshold: float) -> dict | None:
+    """The similarity entry of one title from its matched segments; None when none of them
+    carries per-sample similarities (a report rebuilt from JSON)."""
+    carried = [m for m in segments if m.series is not None]
+    if not carried:
+        return None
+    step = carried[0].series.step
+    length = max(len(v) for m in carried for v in m.series.values.values())
+    centres = (np.arange(length) + 0.5) * step
+    starts = np.array([m.query_start for m in carried])[:, None]
+    ends = np.array([m.query_end for m in carried])[:, None]
+    owner = np.maximum(np.maximum(starts - centres, centres - ends), 0.0).argmin(axis=0)  # ties: first
+    series = {}
+    for modality in MODALITIES:
+        values = np.full(length, np.nan)
+        for j, m in enumerate(carried):
+            own = m.series.values.get(modality)
+            if own is not None:
+                mine = np.flatnonzero(owner[:len(own)] == j)
+                values[mine] = own[mine]
+        if not np.isnan(values).all():
+            series[modality] = [None if np.isnan(v) else round(float(v), DECIMALS) for v in values]
+    return {"step": step, "threshold": threshold, "series": series}
