@@ -8,111 +8,133 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 from fp.errors import ConfigMismatchError
 
-FINGERPRINT_FIELDS = (
-    "visual_encoder",
-    "audio_encoder",
-    "text_encoder",
-    "silence_db",
-    "frame_rate",
-    "frame_size",
-    "min_shot_seconds",
-    "max_shot_seconds",
-    "shot_cut_distance",
-    "blank_std",
-    "plain_share",
-)
+FINGERPRINT = "fingerprint"
+"""Settings that change what a stored vector means: recorded in the index, queries must agree."""
+INDEX = "index"
+"""Settings of the index's structure: the FAISS files are derived from the stored vectors, so
+these are free to change."""
+MATCH = "match"
+"""Settings that decide a match: free per query."""
+GROUPS = (FINGERPRINT, INDEX, MATCH)
+
+
+def setting(default, group: str):
+    """A `Config` field of `group` (one of `GROUPS`)."""
+    return field(default=default, metadata={"group": group})
 
 
 @dataclass(frozen=True)
 class Config:
     # --- fingerprinting (recorded in the index; queries must agree) ---
-    visual_encoder: str = "efficientnet_lite0"
+    visual_encoder: str = setting("efficientnet_lite0", FINGERPRINT)
     """`efficientnet_lite0` (offline default) or `clip:ARCH:PRETRAINED` (open_clip; ARCH may be a
     model-config JSON path, PRETRAINED a hub tag or a local checkpoint path)."""
-    audio_encoder: str = "fp-audio-v1"
+    audio_encoder: str = setting("fp-audio-v1", FINGERPRINT)
     """fp's own contrastively trained audio encoder (shipped), a `.safetensors` path, or "" (off)."""
-    text_encoder: str = "shingles"
+    text_encoder: str = setting("shingles", FINGERPRINT)
     """Subtitle cues: `shingles` (hashed character 3-grams: measured best by bench/subtitles.py),
     `minilm`, `clip` (the CLIP visual encoder's text tower), `auto` (clip with a CLIP visual
     encoder, else minilm), or "" (off)."""
-    frame_rate: float = 2.0
+    frame_rate: float = setting(2.0, FINGERPRINT)
     """Samples per second of every track (frames; audio windows hop by the same step)."""
-    silence_db: float = -50.0
+    silence_db: float = setting(-50.0, FINGERPRINT)
     """Audio windows quieter than this (dBFS) carry no evidence."""
-    frame_size: int = 224
+    frame_size: int = setting(224, FINGERPRINT)
     """Frames are decoded square at this size, then resized to the encoder's input size."""
-    min_shot_seconds: float = 1.0
-    max_shot_seconds: float = 6.0
+    min_shot_seconds: float = setting(1.0, FINGERPRINT)
+    max_shot_seconds: float = setting(6.0, FINGERPRINT)
     """Longer shots are split so that every few seconds carry a searchable fingerprint."""
-    shot_cut_distance: float = 0.5
+    shot_cut_distance: float = setting(0.5, FINGERPRINT)
     """Cosine distance between consecutive samples above which a cut is declared."""
-    blank_std: float = 6.0
+    blank_std: float = setting(6.0, FINGERPRINT)
     """Frames whose grey-level standard deviation is below this are blank (black, white, flat)."""
-    plain_share: float = 0.85
+    plain_share: float = setting(0.85, FINGERPRINT)
     """Frames (bars trimmed) lying this much on one dark or bright background are blank too: text
     cards and logos on black look alike across videos (bench/accuracy.py: such cards in two
     unrelated promos aligned at 0.58, above real copies under heavy edits)."""
 
     # --- index structure (the FAISS files are derived from the stored vectors: free to change) ---
-    exact_index_max_vectors: int = 1_000_000
+    exact_index_max_vectors: int = setting(1_000_000, INDEX)
     """Exact (Flat) search up to this many shot vectors per modality, a compressed index past it
     (bench/scale.py: 1M exact 1280-d vectors take 4.8 GiB and, on 2 CPU cores, 4.8 s per minute
     of suspect, as long as the rest of its matching; compressed: 1.2 GiB, 0.65 s)."""
-    compressed_index: str = "IVF{nlist}(PCA64,Flat),SQ8"
+    compressed_index: str = setting("IVF{nlist}(PCA64,Flat),SQ8", INDEX)
     """`faiss.index_factory` string of the compressed index; `{nlist}` becomes the power of two
     nearest sqrt(vectors). Chosen by bench/scale.py: inverted lists of 8-bit scalar-quantised
     vectors (scores within 0.001 of exact, recall@24 0.98), assigned to lists in a 64-d PCA
     projection (as good as full-size centroids and far cheaper to fill); PQ and PCA-reduced
     codes lost recall (0.57-0.77), HNSW cannot remove titles."""
-    probe_fraction: float = 0.125
+    probe_fraction: float = setting(0.125, INDEX)
     """Share of the compressed index's inverted lists searched per query (recall@24 0.98 at
     1/8, 0.95 at 1/16 on bench/scale.py's copies)."""
-    training_vectors: int = 100_000
+    training_vectors: int = setting(100_000, INDEX)
     """Stored vectors sampled to train the compressed index (at least 64 per inverted list)."""
-    retrain_growth: float = 4.0
+    retrain_growth: float = setting(4.0, INDEX)
     """The compressed index is retrained (from the stored vectors) once it holds this many times
     the vectors its inverted lists were sized for."""
 
     # --- matching (free per query) ---
-    knn: int = 24
+    knn: int = setting(24, MATCH)
     """Neighbours retrieved per query shot."""
-    shot_min_similarity: float = 0.30
+    shot_min_similarity: float = setting(0.30, MATCH)
     """Shot neighbours below this cosine similarity cast no vote."""
-    max_hypotheses: int = 24
+    max_hypotheses: int = setting(24, MATCH)
     """(title, offset) hypotheses refined per query variant."""
-    frame_min_similarity: float = 0.38
+    frame_min_similarity: float = setting(0.38, MATCH)
     """A sample belongs to a copied segment when its aligned similarity reaches this."""
-    gap_seconds: float = 2.0
+    gap_seconds: float = setting(2.0, MATCH)
     """Gaps up to this long inside a copied segment are bridged."""
-    min_segment_seconds: float = 2.0
-    shared_content_titles: int = 4
+    min_segment_seconds: float = setting(2.0, MATCH)
+    shared_content_titles: int = setting(4, MATCH)
     """A stretch of the suspect that aligns with this many titles or more is content the
     catalogue shares (a studio logo, a stock intro): it is reported as `candidate` only."""
-    rival_margin: float = 0.05
+    rival_margin: float = setting(0.05, MATCH)
     """A segment over most of whose stretch another title aligns better by more than this is
-    outshone (see `fp.matcher.matcher.outshone`); near-duplicate titles score alike and are kept."""
-    min_match_seconds: float = 4.0
+    outshone (see `fp.matcher.decisions.outshone`); near-duplicate titles score alike and are kept."""
+    min_match_seconds: float = setting(4.0, MATCH)
     """Shorter segments are at most `candidate`s: a few seconds of look-alike frames is no proof."""
-    agreement_bonus: float = 0.05
+    agreement_bonus: float = setting(0.05, MATCH)
     """Added to a sample's score for each further modality that agrees at frame level."""
-    audio_frame_min_similarity: float = 0.60
-    audio_match_threshold: float = 0.72
+    audio_frame_min_similarity: float = setting(0.60, MATCH)
+    audio_match_threshold: float = setting(0.72, MATCH)
     """Raw audio similarities mapped onto the visual scale: these two land on the visual
     `frame_min_similarity` and `match_threshold`. Measured: copies 0.95-0.99 (0.75-0.81 sped up
     25/24 under 10 dB noise); unrelated audio up to 0.78 per window, 0.52 over 4 s."""
-    text_frame_min_similarity: float = 0.55
-    text_match_threshold: float = 0.75
+    text_frame_min_similarity: float = setting(0.55, MATCH)
+    text_match_threshold: float = setting(0.75, MATCH)
     """Likewise for subtitle text (shingles: re-typed or OCR-damaged cues 0.8-1.0)."""
-    match_threshold: float = 0.55
+    match_threshold: float = setting(0.55, MATCH)
     """Calibrated decision (bench/accuracy.py): segments scoring at least this are `match`.
     Measured: copies 0.31-1.00 (median 0.85); the strongest wrong-title segment 0.535 (inside a
     blurred picture-in-picture copy of another title); negatives: nothing above 0.30."""
-    candidate_threshold: float = 0.30
+    candidate_threshold: float = setting(0.30, MATCH)
     """Segments below this are dropped altogether."""
+    vote_neighbour_weight: float = setting(0.5, MATCH)
+    """Votes of the neighbouring one-second offset bins count this much towards a bin's peak (an
+    offset between two bins splits its votes)."""
+    align_radius_seconds: float = setting(7.0, MATCH)
+    """Alignment searches shifts within this many seconds of a voted offset: a shot of up to
+    `max_shot_seconds` (6 s) votes with its start and its end, so its offset can be off by that
+    much, plus a second of bin rounding."""
+    max_segments_per_hypothesis: int = setting(8, MATCH)
+    """Segments taken out of one hypothesis's band of shifts, strongest first."""
+    dedupe_overlap: float = setting(0.5, MATCH)
+    """A segment lying more than this share inside a stronger one of the same title is dropped."""
+    cover_share: float = setting(0.5, MATCH)
+    """Another title's segment spanning more than this share of a segment's stretch is its rival
+    and counts as sharing it (`shared_content_titles`)."""
+    chain_overlap_seconds: float = setting(1.0, MATCH)
+    """Consecutive pieces of one copy may overlap by this much in the suspect and still chain."""
+    chain_rate_tolerance: float = setting(0.1, MATCH)
+    """Chained pieces advance in the reference at the suspect's rate give or take this share:
+    speed changes of up to 10 %, PAL 25/24 (4 %) included."""
+    outshone_power: float = setting(4.0, MATCH)
+    """An outshone segment's score is scaled by (score / rival) to this power: 0.68 against a 0.90
+    rival falls to 0.22, well under the threshold, while near-duplicates are spared by the margin."""
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -123,8 +145,12 @@ class Config:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
+    def group(self, name: str) -> dict:
+        """The settings of one lifetime group (see `GROUPS`), by field name."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.metadata["group"] == name}
+
     def fingerprint_settings(self) -> dict:
-        return {name: getattr(self, name) for name in FINGERPRINT_FIELDS}
+        return self.group(FINGERPRINT)
 
     def check_compatible(self, other: Config, what: str = "this query") -> None:
         """Raise if `other` fingerprints differently from `self` (the index's configuration)."""
@@ -134,3 +160,7 @@ class Config:
             raise ConfigMismatchError(
                 f"{what} uses another fingerprint configuration than the index: " + ", ".join(diff)
             )
+
+
+FINGERPRINT_FIELDS = tuple(Config().group(FINGERPRINT))
+"""Names of the fingerprint settings, in declaration order."""

@@ -4,7 +4,8 @@ near-duplicate titles are all kept."""
 import pytest
 
 from fp.matcher.align import AlignedSegment
-from fp.matcher.matcher import _rival, outshone
+from fp.config import Config
+from fp.matcher.decisions import DecisionParams, chain, decide, dedupe, outshone, rival
 
 
 def seg(q0: float, q1: float, score: float) -> AlignedSegment:
@@ -13,20 +14,54 @@ def seg(q0: float, q1: float, score: float) -> AlignedSegment:
 
 def test_look_alike_inside_a_stronger_copy_is_outshone():
     found = [("film", seg(0, 20, 0.90)), ("promo", seg(5, 8, 0.68))]
-    rival = _rival("promo", found[1][1], found)
-    assert rival == 0.90
+    best = rival("promo", found[1][1], found, 0.5)
+    assert best == 0.90
     # 0.68 * (0.68 / 0.90) ** 4 = 0.2216
-    assert outshone(0.68, rival, 0.05) == pytest.approx(0.2216, abs=1e-3)
-    assert _rival("film", found[0][1], found) == 0.0  # the promo spans too little of the film's stretch
+    assert outshone(0.68, best, 0.05, 4.0) == pytest.approx(0.2216, abs=1e-3)
+    assert rival("film", found[0][1], found, 0.5) == 0.0  # the promo spans too little of the film's stretch
 
 
 def test_near_duplicate_titles_keep_their_scores():
     found = [("cut", seg(0, 20, 0.90)), ("directors-cut", seg(0, 20, 0.87))]
-    assert outshone(0.87, _rival("directors-cut", found[1][1], found), 0.05) == 0.87
-    assert outshone(0.90, _rival("cut", found[0][1], found), 0.05) == 0.90
+    assert outshone(0.87, rival("directors-cut", found[1][1], found, 0.5), 0.05, 4.0) == 0.87
+    assert outshone(0.90, rival("cut", found[0][1], found, 0.5), 0.05, 4.0) == 0.90
 
 
 def test_a_title_elsewhere_in_the_suspect_is_no_rival():
     found = [("a", seg(0, 10, 0.95)), ("b", seg(12, 20, 0.60))]  # a compilation of two titles
-    assert _rival("b", found[1][1], found) == 0.0
-    assert outshone(0.60, 0.0, 0.05) == 0.60
+    assert rival("b", found[1][1], found, 0.5) == 0.0
+    assert outshone(0.60, 0.0, 0.05, 4.0) == 0.60
+
+
+PARAMS = DecisionParams.from_config(Config())
+
+
+def piece(q0: float, q1: float, r0: float, score: float = 0.8) -> AlignedSegment:
+    return AlignedSegment(q0, q1, r0, r0 + (q1 - q0), score, {"visual": score})
+
+
+def test_dedupe_keeps_the_best_alignment_of_a_title_per_stretch():
+    kept = dedupe([("a", piece(0, 10, 5, 0.9)), ("a", piece(1, 9, 40, 0.6)), ("b", piece(1, 9, 0, 0.6))],
+                  PARAMS.dedupe_overlap)
+    assert [(t, s.ref_start) for t, s in kept] == [("a", 5), ("b", 0)]
+
+
+def test_chain_joins_drifting_pieces_of_one_copy_only():
+    pal = [("a", piece(0, 10, 0)), ("a", piece(10.5, 20, 10.9))]  # the reference runs 4 % ahead
+    [(_, joined)] = chain(pal, PARAMS)
+    assert (joined.query_start, joined.query_end, joined.ref_start, joined.ref_end) == (0, 20, 0, 20.4)
+    too_fast = [("a", piece(0, 10, 0)), ("a", piece(10.5, 20, 13.0))]  # 25 % ahead: two copies
+    far = [("a", piece(0, 10, 0)), ("a", piece(10 + PARAMS.gap_seconds + 0.5, 20, 12.5))]
+    backwards = [("a", piece(0, 10, 30)), ("a", piece(10.5, 20, 0))]
+    for pieces in (too_fast, far, backwards):
+        assert len(chain(pieces, PARAMS)) == 2
+
+
+def test_decide_shared_content_and_short_segments_are_candidates():
+    logo = [(f"t{k}", piece(0, 8, 0, 0.95)) for k in range(PARAMS.shared_content_titles)]
+    assert {m.decision for m in decide(logo, PARAMS)} == {"candidate"}
+    short = decide([("a", piece(0, PARAMS.min_match_seconds - 0.5, 0, 0.95))], PARAMS)
+    weak = decide([("a", piece(0, 20, 0, PARAMS.match_threshold - 0.01))], PARAMS)
+    strong = decide([("a", piece(0, 20, 3, PARAMS.match_threshold))], PARAMS)
+    assert [m.decision for m in short + weak + strong] == ["candidate", "candidate", "match"]
+    assert (strong[0].ref_start, strong[0].ref_end) == (3, 23)

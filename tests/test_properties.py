@@ -103,6 +103,6 @@ def test_voting_on_random_shots_gives_well_formed_hypotheses(n_ref, n_query, see
     q /= np.linalg.norm(q, axis=1, keepdims=True)
     shots = [Shot(float(i), float(i) + 1, {"visual": v}) for i, v in enumerate(q)]
     hyps = vote(shots, {"visual": index}, {"visual": Scale(0.42, 0.6, 0.42, 0.6)}, table, k=5,
-                min_similarity=0.0, max_hypotheses=7)
+                min_similarity=0.0, max_hypotheses=7, neighbour_weight=0.5)
     assert len(hyps) <= 7 and all(h.title_id in ("a", "b", "c") and h.votes > 0 for h in hyps)
     assert [h.votes for h in hyps] == sorted((h.votes for h in hyps), reverse=True)

@@ -18,7 +18,7 @@ from fp.config import FINGERPRINT_FIELDS, Config
 from fp.data.probe import MediaInfo
 from fp.errors import FPError
 from fp.matcher.align import AlignedSegment, SimilaritySeries
-from fp.matcher.matcher import _chain
+from fp.matcher.decisions import DecisionParams, chain
 from fp.matcher.policy import DEFAULT_POLICY
 from fp.matcher.types import Match
 from fp.report import render_html, render_series_csv, write_report
@@ -110,7 +110,7 @@ def test_chained_pieces_keep_each_pieces_series():
     second = AlignedSegment(10.5, 20.0, 15.6, 25.1, 0.9, {"visual": 0.9, "audio": 0.8},
                             SimilaritySeries(STEP, {"visual": np.full(40, 0.9, np.float32),
                                                     "audio": np.full(40, 0.8, np.float32)}))
-    [(title, joined)] = _chain([("t", first), ("t", second)], gap=2.0)
+    [(title, joined)] = chain([("t", first), ("t", second)], DecisionParams.from_config(Config()))
     assert (joined.query_start, joined.query_end) == (0.0, 20.0)
     # cut halfway between the pieces, at 10.25 s (sample 20)
     np.testing.assert_allclose(joined.series.values["visual"], [0.6] * 20 + [0.9] * 20)

@@ -110,7 +110,7 @@ def test_votes_peak_at_the_true_title_and_offset():
     table = ShotTable(np.array(rows), np.array(titles), np.array(starts), np.array(ends), ["ref", "other"])
     query = excerpt(ref, 60, 120)
     best = vote(shots_of(query, 30.0), {"visual": index}, IDENTITY, table, k=5, min_similarity=0.3,
-                max_hypotheses=5)[0]
+                max_hypotheses=5, neighbour_weight=0.5)[0]
     assert best.title_id == "ref" and best.offset == pytest.approx(30.0, abs=1.0)
 
 

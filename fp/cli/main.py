@@ -184,7 +184,7 @@ def match(
     output: Format = typer.Option(Format.text, "--format", "-f", help="text or json (one object per file and line)."),
     min_score: float = typer.Option(None, "--min-score", min=0.0, max=1.0,
                                     help="Also list candidates scoring at least this."),
-    report: list[Path] = typer.Option([], "--report", "-r", help="Write a report: .html, .csv or .json "
+    report: list[Path] = typer.Option([], "--report", "-r", help="Write a report: .html, .pdf, .csv or .json "
                                       "(repeatable; with several suspects the run id is added to the name)."),
     policy_file: Path = typer.Option(None, "--policy", help="Policy file (TOML); see the README."),
     history: bool = typer.Option(True, help="Record the run in the index's history."),
@@ -244,7 +244,8 @@ def history_cmd(index_dir: Path = INDEX_OPTION,
 @app.command("report")
 def report_cmd(run_id: int = typer.Argument(..., help="A run id from `fp history`."),
                index_dir: Path = INDEX_OPTION,
-               report: list[Path] = typer.Option([], "--report", "-r", help="Write .html, .csv or .json.")) -> None:
+               report: list[Path] = typer.Option([], "--report", "-r",
+                                                 help="Write .html, .pdf, .csv or .json.")) -> None:
     """Show a past run again, or render it as a report."""
     try:
         run = RunHistory(index_dir).run(run_id)

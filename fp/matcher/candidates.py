@@ -25,13 +25,14 @@ def vote(
     k: int,
     min_similarity: float,
     max_hypotheses: int,
+    neighbour_weight: float,
 ) -> list[Hypothesis]:
     """Strongest (title, offset) peaks supported by the query's shots in any modality.
 
     Each neighbour votes, weighted by its similarity on the common scale, for the offsets that
     align its start and its end with the query shot's (one vote per query shot, modality and
-    bin); votes are summed per one-second bin and smoothed over the neighbouring bins, and local
-    maxima become hypotheses.
+    bin); votes are summed per one-second bin, the neighbouring bins' added at `neighbour_weight`,
+    and local maxima become hypotheses.
     """
     bins: dict[int, dict[int, float]] = defaultdict(lambda: defaultdict(float))
     for modality, index in indexes.items():
@@ -56,9 +57,10 @@ def vote(
     hypotheses = []
     for title, votes in bins.items():
         for b, v in votes.items():
-            smooth = v + 0.5 * (votes.get(b - 1, 0.0) + votes.get(b + 1, 0.0))
-            left = votes.get(b - 1, 0.0) + 0.5 * (votes.get(b - 2, 0.0) + v)
-            right = votes.get(b + 1, 0.0) + 0.5 * (v + votes.get(b + 2, 0.0))
+            w = neighbour_weight
+            smooth = v + w * (votes.get(b - 1, 0.0) + votes.get(b + 1, 0.0))
+            left = votes.get(b - 1, 0.0) + w * (votes.get(b - 2, 0.0) + v)
+            right = votes.get(b + 1, 0.0) + w * (v + votes.get(b + 2, 0.0))
             if smooth >= left and smooth >= right:
                 hypotheses.append(Hypothesis(table.title_ids[title], b * BIN_SECONDS, smooth))
     hypotheses.sort(key=lambda h: -h.votes)

@@ -98,15 +98,17 @@ def _title_view(ev: dict, title: dict, thumbnails: bool) -> dict:
     pairs = []
     for m in sorted(segs, key=lambda m: -m["score"])[:FRAME_SEGMENTS]:
         for q, r in _moments(m):
+            sides = (("suspect", ev["suspect"]["path"], q), ("reference", title.get("path"), r))
             pairs.append([{"label": label, "time": clock(t), "uri": thumbnail(path, t) if thumbnails else None}
-                          for label, path, t in (("suspect", ev["suspect"]["path"], q), ("reference", title.get("path"), r))])
+                          for label, path, t in sides])
+    duration = ev["query"]["duration"]
     return {
-        "title_id": title["title_id"], "heading": meta.get("title") or title["title_id"], "colour": colour, "word": word,
-        "summary": title_summary(title, segs), "details": details,
+        "title_id": title["title_id"], "heading": meta.get("title") or title["title_id"],
+        "colour": colour, "word": word, "summary": title_summary(title, segs), "details": details,
         "columns": [MODALITY_NAMES[k] for k in present], "segments": rows,
-        "timelines": [_timeline("suspect", ev["query"]["duration"], [(m["query_start"], m["query_end"]) for m in segs]),
+        "timelines": [_timeline("suspect", duration, [(m["query_start"], m["query_end"]) for m in segs]),
                       _timeline("reference", title.get("duration") or 0.0, [(m["ref_start"], m["ref_end"]) for m in segs])],
-        "plot": similarity_plot(title.get("similarity"), segs, ev["query"]["duration"]),
+        "plot": similarity_plot(title.get("similarity"), segs, duration),
         "pairs": pairs,
     }
 
