@@ -1,6 +1,6 @@
 # The README's two commands: `make demo` (index + match + report on the demo catalogue)
 # and `make test`. Both set everything up on a fresh Debian/Ubuntu machine.
-.PHONY: setup demo test bench bench-accuracy bench-scale
+.PHONY: setup demo test bench bench-accuracy bench-query bench-scale
 PY := .venv/bin/python
 
 setup:
@@ -27,6 +27,10 @@ bench-accuracy: setup
 	  .venv/bin/pip install --progress-bar off -c constraints.txt -e ".[anchors]"'
 	$(PY) -m pytest -q -p no:cacheprovider bench/test_anchors.py
 	$(PY) -m bench.accuracy
+
+# warm query cost per suspect minute against decode-only, on the accuracy benchmark's queries
+bench-query: setup
+	$(PY) -m bench.query_cost
 
 # index scale: latency, memory and recall at 1M and 10M vectors (about 30 minutes on 2 cores)
 bench-scale: setup

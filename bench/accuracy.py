@@ -221,6 +221,21 @@ def hit(q: Query, predictions: list[Prediction]) -> bool:
                and min(p.query_end, t.query_end) > max(p.query_start, t.query_start) for p in predictions)
 
 
+def default_workdir(seed: int, queries: int) -> Path:
+    """Where queries and the index of one draw of the benchmark are cached."""
+    return Path.home() / ".cache" / "fp-match" / f"bench-accuracy-{seed}-{queries}"
+
+
+def prepare_catalogue(work: Path) -> None:
+    """The work folder's catalogue (links to ../shared/media) and its queries folder."""
+    (work / "queries").mkdir(parents=True, exist_ok=True)
+    (work / "catalogue").mkdir(exist_ok=True)
+    for name in CATALOGUE:
+        link = work / "catalogue" / name
+        if not link.exists():
+            link.symlink_to(MEDIA / name)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--queries", type=int, default=80)
@@ -229,13 +244,8 @@ def main() -> None:
     parser.add_argument("--no-anchors", action="store_true")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args()
-    work = args.workdir or Path.home() / ".cache" / "fp-match" / f"bench-accuracy-{args.seed}-{args.queries}"
-    (work / "queries").mkdir(parents=True, exist_ok=True)
-    (work / "catalogue").mkdir(exist_ok=True)
-    for name in CATALOGUE:
-        link = work / "catalogue" / name
-        if not link.exists():
-            link.symlink_to(MEDIA / name)
+    work = args.workdir or default_workdir(args.seed, args.queries)
+    prepare_catalogue(work)
     queries = build_queries(work / "queries", args.queries, args.seed)
     summary = index_catalogue(work / "catalogue", work / "index", Config())
     print(f"catalogue: {len(summary.added) + len(summary.unchanged) + len(summary.replaced)} titles; queries: "

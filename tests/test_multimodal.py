@@ -2,6 +2,7 @@
 silence, black or unrelated music never matching on their own."""
 
 import shutil
+from collections import Counter
 
 import pytest
 
@@ -43,10 +44,23 @@ def test_pal_speedup_with_noise_on_the_soundtrack_is_found(matcher, tmp_path):
     assert 11.0 <= m.ref_start <= 21.0
 
 
-def test_sidecar_subtitles_give_a_text_score(matcher, tmp_path):
+def test_sidecar_subtitles_give_a_text_score_and_are_searched_once(matcher, tmp_path, monkeypatch):
     copy = pirate(Clip(str(VIDEO / DOC), 4.0, 16.0), tmp_path / "fansub.mp4", edits=["crop10"])
     shutil.copy(DATA / "documentary-fansub.srt", tmp_path / "fansub.srt")
+    searches = Counter()
+    for modality, index in matcher.indexes.items():
+        def counted(vectors, k, modality=modality, search=index.search):
+            searches[modality] += 1
+            return search(vectors, k)
+        monkeypatch.setattr(index, "search", counted)
+    variants = []
+    real = matcher.fingerprinter.query_fingerprint
+    monkeypatch.setattr(matcher.fingerprinter, "query_fingerprint",
+                        lambda *a, **kw: variants.append(real(*a, **kw)) or variants[-1])
     m = best_for(matcher.match(copy), DOC)
+    # the soundtrack and the subtitles once per suspect; the picture once per variant
+    assert searches["audio"] == searches["text"] == 1
+    assert searches["visual"] == len(variants[0].variants) >= 2
     assert m.modalities["text"] is not None and m.modalities["text"] > 0.6
     assert m.ref_start == pytest.approx(4.0, abs=1.0)
 

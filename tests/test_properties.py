@@ -10,7 +10,7 @@ from hypothesis.extra.numpy import arrays
 
 from fp.data.subtitles import decode_text, parse_cues
 from fp.fingerprint.types import FeatureTrack
-from fp.matcher.align import Scale, align
+from fp.matcher.align import AlignParams, Scale, align
 from fp.matcher.types import Match, MatchReport
 
 timestamp = st.builds(lambda h, m, s, ms, sep: f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}",
@@ -51,14 +51,14 @@ vecs = st.integers(1, 60).flatmap(lambda n: st.tuples(
 @given(vecs, vecs, st.floats(-40, 40), st.booleans())
 def test_alignment_ranges_stay_inside_both_files(q, r, offset, with_audio):
     scales = {"visual": Scale(0.42, 0.6, 0.42, 0.6), "audio": Scale(0.6, 0.72, 0.42, 0.6)}
-    query = {"visual": track(*q)}
+    query = {"visual": [track(*q)]}
     ref = {"visual": track(*r)}
     if with_audio:
-        query["audio"], ref["audio"] = track(*q, "audio"), track(*r, "audio")
+        query["audio"], ref["audio"] = [track(*q, "audio")], track(*r, "audio")
     q_dur, r_dur = len(q[0]) * 0.5, len(r[0]) * 0.5
-    for seg in align(query, ref, offset, scales, radius=3.0, frame_threshold=0.42, agreement_bonus=0.05,
-                     gap_seconds=1.0, min_seconds=1.0, min_score=0.4, ref_duration=r_dur,
-                     query_duration=q_dur):
+    params = AlignParams(radius=3.0, frame_threshold=0.42, agreement_bonus=0.05, gap_seconds=1.0,
+                         min_seconds=1.0, min_score=0.4, max_segments=8)
+    for seg in align(query, ref, offset, scales, params, ref_duration=r_dur, query_duration=q_dur):
         assert 0 <= seg.query_start < seg.query_end <= q_dur + 1e-6
         assert 0 <= seg.ref_start <= seg.ref_end <= r_dur + 1e-6
         assert 0.4 <= seg.score <= 1.0
@@ -88,7 +88,7 @@ def test_voting_on_random_shots_gives_well_formed_hypotheses(n_ref, n_query, see
     from fp.fingerprint.types import Shot
     from fp.index.store import ShotTable
     from fp.index.vectors import VectorIndex
-    from fp.matcher.candidates import vote
+    from fp.matcher.candidates import VoteParams, peaks, shot_votes
 
     rng = np.random.default_rng(seed)
     vecs = rng.normal(size=(n_ref, 8)).astype(np.float32)
@@ -102,7 +102,8 @@ def test_voting_on_random_shots_gives_well_formed_hypotheses(n_ref, n_query, see
     q = rng.normal(size=(n_query, 8)).astype(np.float32)
     q /= np.linalg.norm(q, axis=1, keepdims=True)
     shots = [Shot(float(i), float(i) + 1, {"visual": v}) for i, v in enumerate(q)]
-    hyps = vote(shots, {"visual": index}, {"visual": Scale(0.42, 0.6, 0.42, 0.6)}, table, k=5,
-                min_similarity=0.0, max_hypotheses=7, neighbour_weight=0.5)
+    params = VoteParams(knn=5, shot_min_similarity=0.0, max_hypotheses=7, vote_neighbour_weight=0.5)
+    hyps = peaks(shot_votes(shots, {"visual": index}, {"visual": Scale(0.42, 0.6, 0.42, 0.6)}, table, params),
+                 table, params)
     assert len(hyps) <= 7 and all(h.title_id in ("a", "b", "c") and h.votes > 0 for h in hyps)
     assert [h.votes for h in hyps] == sorted((h.votes for h in hyps), reverse=True)

@@ -2,15 +2,16 @@ import numpy as np
 import pytest
 
 from fp.fingerprint.shots import build_shots, segment_shots
-from fp.fingerprint.types import FeatureTrack
+from fp.fingerprint.types import FeatureTrack, PictureVariant, QueryFingerprint
 from fp.index.store import ShotTable
 from fp.index.vectors import VectorIndex
-from fp.matcher.align import Scale, align, fuse, runs
-from fp.matcher.candidates import vote
+from fp.matcher.align import AlignParams, Scale, align, fuse, runs
+from fp.matcher.candidates import VoteParams, candidates, peaks, shot_votes
 
 IDENTITY = {"visual": Scale(0.42, 0.6, 0.42, 0.6)}
-KW = dict(radius=7.0, frame_threshold=0.42, agreement_bonus=0.05, gap_seconds=2.0, min_seconds=2.0,
-          min_score=0.4)
+PARAMS = AlignParams(radius=7.0, frame_threshold=0.42, agreement_bonus=0.05, gap_seconds=2.0, min_seconds=2.0,
+                     min_score=0.4, max_segments=8)
+VOTES = VoteParams(knn=5, shot_min_similarity=0.3, max_hypotheses=5, vote_neighbour_weight=0.5)
 
 
 def shots_of(track, duration):
@@ -62,8 +63,8 @@ def test_align_recovers_offset_and_ranges():
     unrelated = random_track(40, seed=4)
     query = FeatureTrack("visual", 0.5, np.concatenate([unrelated.vectors, excerpt(ref, 101, 161).vectors]),
                          np.ones(100, bool))
-    [seg] = align({"visual": query}, {"visual": ref}, 30.0, IDENTITY, ref_duration=200.0,
-                  query_duration=50.0, **KW)
+    [seg] = align({"visual": [query]}, {"visual": ref}, 30.0, IDENTITY, PARAMS, ref_duration=200.0,
+                  query_duration=50.0)
     assert seg.query_start == pytest.approx(20.0) and seg.query_end == pytest.approx(50.0)
     assert seg.ref_start == pytest.approx(50.5) and seg.ref_end == pytest.approx(80.5)
     assert seg.score > 0.7 and seg.modalities["visual"] == pytest.approx(seg.score)
@@ -78,11 +79,11 @@ def test_blank_edges_belong_to_the_copy_only_where_the_reference_is_blank_too():
     ref_valid[100:103] = False  # ...as the reference does there
     query = FeatureTrack("visual", 0.5, copy.vectors, valid)
     reference = FeatureTrack("visual", 0.5, ref.vectors, ref_valid)
-    [seg] = align({"visual": query}, {"visual": reference}, 50.0, IDENTITY, ref_duration=200.0,
-                  query_duration=30.0, **KW)
+    [seg] = align({"visual": [query]}, {"visual": reference}, 50.0, IDENTITY, PARAMS, ref_duration=200.0,
+                  query_duration=30.0)
     assert seg.query_start == pytest.approx(0.0) and seg.ref_start == pytest.approx(50.0)
-    [seg] = align({"visual": query}, {"visual": ref}, 50.0, IDENTITY, ref_duration=200.0,
-                  query_duration=30.0, **KW)  # a black opening over a picture: not the copy's
+    [seg] = align({"visual": [query]}, {"visual": ref}, 50.0, IDENTITY, PARAMS, ref_duration=200.0,
+                  query_duration=30.0)  # a black opening over a picture: not the copy's
     assert seg.query_start == pytest.approx(1.5) and seg.ref_start == pytest.approx(51.5)
 
 
@@ -91,8 +92,8 @@ def test_align_finds_two_pieces_at_nearby_offsets():
     query = FeatureTrack("visual", 0.5, np.concatenate([excerpt(ref, 100, 140).vectors,
                                                         excerpt(ref, 146, 186, seed=2).vectors]),
                          np.ones(80, bool))
-    segs = align({"visual": query}, {"visual": ref}, 50.0, IDENTITY, ref_duration=200.0,
-                 query_duration=40.0, **KW)
+    segs = align({"visual": [query]}, {"visual": ref}, 50.0, IDENTITY, PARAMS, ref_duration=200.0,
+                 query_duration=40.0)
     got = sorted((round(s.query_start, 1), round(s.ref_start, 1)) for s in segs)
     assert got == [(0.0, 50.0), (20.0, 73.0)]
 
@@ -109,8 +110,8 @@ def test_votes_peak_at_the_true_title_and_offset():
             sid += 1
     table = ShotTable(np.array(rows), np.array(titles), np.array(starts), np.array(ends), ["ref", "other"])
     query = excerpt(ref, 60, 120)
-    best = vote(shots_of(query, 30.0), {"visual": index}, IDENTITY, table, k=5, min_similarity=0.3,
-                max_hypotheses=5, neighbour_weight=0.5)[0]
+    votes = shot_votes(shots_of(query, 30.0), {"visual": index}, IDENTITY, table, VOTES)
+    best = peaks(votes, table, VOTES)[0]
     assert best.title_id == "ref" and best.offset == pytest.approx(30.0, abs=1.0)
 
 
@@ -120,11 +121,11 @@ def test_one_intact_modality_is_enough_and_agreement_raises_the_score():
     ref_a = FeatureTrack("audio", 0.5, ref_a.vectors, ref_a.valid)
     copy_a = FeatureTrack("audio", 0.5, excerpt(ref_a, 40, 100).vectors, np.ones(60, bool))
     black = FeatureTrack("visual", 0.5, excerpt(ref_v, 0, 60).vectors, np.zeros(60, bool))
-    [seg] = align({"visual": black, "audio": copy_a}, {"visual": ref_v, "audio": ref_a}, 20.0,
-                  scales, ref_duration=100.0, query_duration=30.0, **KW)
+    [seg] = align({"visual": [black], "audio": [copy_a]}, {"visual": ref_v, "audio": ref_a}, 20.0,
+                  scales, PARAMS, ref_duration=100.0, query_duration=30.0)
     assert seg.ref_start == pytest.approx(20.0) and seg.modalities["visual"] is None
-    both = align({"visual": excerpt(ref_v, 40, 100), "audio": copy_a}, {"visual": ref_v, "audio": ref_a},
-                 20.0, scales, ref_duration=100.0, query_duration=30.0, **KW)[0]
+    both = align({"visual": [excerpt(ref_v, 40, 100)], "audio": [copy_a]}, {"visual": ref_v, "audio": ref_a},
+                 20.0, scales, PARAMS, ref_duration=100.0, query_duration=30.0)[0]
     assert both.score > seg.score and set(both.modalities) == {"visual", "audio"}
 
 
@@ -134,3 +135,59 @@ def test_fuse_takes_the_best_modality_and_ignores_missing_content():
     fused = fuse(raw, scales, 0.42, 0.05)
     assert fused[0] == pytest.approx(0.65) and fused[1] == pytest.approx(0.6)
     assert np.isnan(fused[2]) and fused[3] < 0.42
+
+
+class Counting:
+    """A k-NN index that counts its searches."""
+
+    def __init__(self, index):
+        self.index, self.searches = index, 0
+
+    def __len__(self):
+        return len(self.index)
+
+    def search(self, vectors, k):
+        self.searches += 1
+        return self.index.search(vectors, k)
+
+
+def test_candidates_search_shared_tracks_once_and_merge_the_variants_that_agree():
+    ref_v, ref_a = random_track(300, seed=6), random_track(300, seed=9)
+    ref_a = FeatureTrack("audio", 0.5, ref_a.vectors, ref_a.valid)
+    indexes = {"visual": Counting(VectorIndex(32)), "audio": Counting(VectorIndex(32))}
+    rows, starts, ends, sid = [], [], [], 1
+    for track in (ref_v, ref_a):
+        for shot in shots_of(track, 150.0):
+            indexes[track.modality].index.add(np.array([sid]), shot.vectors[track.modality][None])
+            rows.append(sid), starts.append(shot.start), ends.append(shot.end)
+            sid += 1
+    table = ShotTable(np.array(rows), np.zeros(len(rows), int), np.array(starts), np.array(ends), ["ref"])
+    copy, noise = excerpt(ref_v, 60, 120), random_track(60, seed=11)
+    audio = FeatureTrack("audio", 0.5, excerpt(ref_a, 60, 120).vectors, np.ones(60, bool))
+    spans = segment_shots(copy, cut_distance=0.5, min_seconds=1.0, max_seconds=6.0)
+    variants = [PictureVariant(name, track, build_shots({"visual": track}, spans, 0.5, 30.0))
+                for name, track in (("picture", copy), ("picture mirrored", noise), ("window", noise))]
+    query = QueryFingerprint(None, variants, {"audio": audio}, build_shots({"audio": audio}, spans, 0.5, 30.0))
+    scales = {**IDENTITY, "audio": IDENTITY["visual"]}
+    hyps = candidates(query, indexes, scales, table, VOTES)
+    assert indexes["audio"].searches == 1 and indexes["visual"].searches == 3
+    best = hyps[0]
+    assert best.title_id == "ref" and best.offset == pytest.approx(30.0, abs=1.0)
+    # the soundtrack's votes peak there for every variant: one hypothesis, all of them behind it
+    assert set(best.variants) == {"picture", "picture mirrored", "window"}
+    assert len({(h.title_id, h.offset) for h in hyps}) == len(hyps)
+
+
+def test_alignment_takes_the_best_picture_variant_per_sample():
+    ref = random_track(400, seed=3)
+    copy = excerpt(ref, 100, 160)
+    mirrored_half = FeatureTrack("visual", 0.5, np.concatenate([random_track(30, seed=12).vectors,
+                                                               copy.vectors[30:]]), np.ones(60, bool))
+    as_is_half = FeatureTrack("visual", 0.5, np.concatenate([copy.vectors[:30], random_track(30, seed=13).vectors]),
+                              np.ones(60, bool))
+    [alone] = align({"visual": [copy]}, {"visual": ref}, 50.0, IDENTITY, PARAMS, ref_duration=200.0,
+                    query_duration=30.0)
+    [both] = align({"visual": [as_is_half, mirrored_half]}, {"visual": ref}, 50.0, IDENTITY, PARAMS,
+                   ref_duration=200.0, query_duration=30.0)
+    assert (both.query_start, both.query_end, both.ref_start) == (alone.query_start, alone.query_end, alone.ref_start)
+    assert both.score == pytest.approx(alone.score, abs=1e-6)

@@ -20,7 +20,7 @@ from fp.fingerprint.text import load_text_encoder
 from fp.fingerprint.frames import blank_mask, fill_frames
 from fp.fingerprint.insets import InsetFinder, crop_windows
 from fp.fingerprint.shots import build_shots, segment_shots
-from fp.fingerprint.types import FeatureTrack, VideoFingerprint
+from fp.fingerprint.types import FeatureTrack, PictureVariant, QueryFingerprint, VideoFingerprint
 
 MIN_DECODED_FRACTION = 0.8
 """A video whose decodable picture covers less than this share of its duration is truncated."""
@@ -134,10 +134,11 @@ class Fingerprinter:
 
     def visual_tracks(self, info: MediaInfo, *, honour_rotation: bool = True, mirrored: bool = False,
                       insets: bool = False, on_progress: Callable[[float], None] | None = None
-                      ) -> list[FeatureTrack]:
-        """The picture's track; with `mirrored`, also the track of its horizontal mirror image;
-        with `insets`, also those of a picture-in-picture window where one shows (samples without
-        one carry no content there). All from the same decoding pass."""
+                      ) -> dict[str, FeatureTrack]:
+        """The picture's track (`picture`); with `mirrored`, also the track of its horizontal
+        mirror image (`picture mirrored`); with `insets`, also those of a picture-in-picture window
+        where one shows (`window`, `window mirrored`; samples without one carry no content there).
+        All from the same decoding pass."""
         cfg = self.config
         step = 1.0 / cfg.frame_rate
         vectors: dict[str, list[np.ndarray]] = {}
@@ -173,8 +174,8 @@ class Fingerprinter:
             raise MediaError(f"{info.path}: truncated or corrupt: only {decoded * step:.1f} s of "
                              f"{expected:.1f} s could be decoded")
         mask = np.concatenate(valid)
-        tracks = [FeatureTrack("visual", step, np.concatenate(vectors[name]), mask)
-                  for name in ("picture", "picture mirrored") if name in vectors]
+        tracks = {name: FeatureTrack("visual", step, np.concatenate(vectors[name]), mask)
+                  for name in ("picture", "picture mirrored") if name in vectors}
         if in_window and np.concatenate(in_window).any():
             shown = np.concatenate(in_window)
             for name in ("window", "window mirrored"):
@@ -182,7 +183,7 @@ class Fingerprinter:
                     found = np.concatenate(vectors[name])
                     full = np.zeros((len(shown), found.shape[1]), np.float32)
                     full[shown] = found
-                    tracks.append(FeatureTrack("visual", step, full, mask & shown))
+                    tracks[name] = FeatureTrack("visual", step, full, mask & shown)
         return tracks
 
     def fingerprint(self, source: str | MediaInfo, *, honour_rotation: bool = True,
@@ -194,28 +195,38 @@ class Fingerprinter:
         with ThreadPoolExecutor(1) as pool:  # the soundtrack decodes while the picture encodes
             pcm = pool.submit(self.audio_pcm, info)
             tracks = {"visual": self.visual_tracks(info, honour_rotation=honour_rotation,
-                                                   on_progress=on_progress)[0]}
+                                                   on_progress=on_progress)["picture"]}
             audio = self.audio_track(info, pcm)
         for track in (audio, self.text_track(info)):
             if track is not None:
                 tracks[track.modality] = track
         return self._with_shots(info, tracks)
 
-    def picture_variants(self, info: MediaInfo, on_progress: Callable[[float], None] | None = None
-                         ) -> list[VideoFingerprint]:
-        """A suspect as it is and as its edits may have turned it: mirrored, a picture-in-picture
-        window alone, and, when it carries a rotation tag (which copies add or strip), with the tag
-        ignored. Sound and text are shared. `on_progress` is called as in :meth:`visual_tracks`
-        (an exception it raises stops the work)."""
+    def query_fingerprint(self, info: MediaInfo, on_progress: Callable[[float], None] | None = None
+                          ) -> QueryFingerprint:
+        """A suspect as it is and as its edits may have turned it (mirrored, a picture-in-picture
+        window alone where one shows, and, when it carries a rotation tag, which copies add or
+        strip, with the tag ignored), from one decoding pass per orientation; its soundtrack and
+        subtitles once. `on_progress` is called as in :meth:`visual_tracks` (an exception it
+        raises stops the work)."""
+        cfg = self.config
         with ThreadPoolExecutor(1) as pool:  # the soundtrack decodes while the picture encodes
             pcm = pool.submit(self.audio_pcm, info)
-            pictures = [picture for honour in ([True, False] if info.rotation else [True])
-                        for picture in self.visual_tracks(info, honour_rotation=honour,
-                                                          mirrored=True, insets=True,
-                                                          on_progress=on_progress)]
+            pictures: dict[str, FeatureTrack] = {}
+            for honour in [True, False] if info.rotation else [True]:
+                tracks = self.visual_tracks(info, honour_rotation=honour, mirrored=True, insets=True,
+                                            on_progress=on_progress)
+                pictures.update({name if honour else f"{name} untagged": track for name, track in tracks.items()})
             audio = self.audio_track(info, pcm)
-        tracks = {t.modality: t for t in (audio, self.text_track(info)) if t is not None}
-        return [self._with_shots(info, {"visual": picture, **tracks}) for picture in pictures]
+        shared = {t.modality: t for t in (audio, self.text_track(info)) if t is not None}
+        step = 1.0 / cfg.frame_rate
+        variants, first = [], None
+        for name, track in pictures.items():
+            spans = segment_shots(track, cut_distance=cfg.shot_cut_distance, min_seconds=cfg.min_shot_seconds,
+                                  max_seconds=cfg.max_shot_seconds)
+            first = first or spans
+            variants.append(PictureVariant(name, track, build_shots({"visual": track}, spans, step, info.duration)))
+        return QueryFingerprint(info, variants, shared, build_shots(shared, first, step, info.duration))
 
     def _with_shots(self, info: MediaInfo, tracks: dict[str, FeatureTrack]) -> VideoFingerprint:
         cfg = self.config

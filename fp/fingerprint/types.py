@@ -49,3 +49,28 @@ class VideoFingerprint:
     info: MediaInfo
     tracks: dict[str, FeatureTrack]
     shots: list[Shot]
+
+
+@dataclass
+class PictureVariant:
+    """The suspect's picture as an edit a copy may have made would have it: as it is, mirrored,
+    a picture-in-picture window alone, or with its rotation tag ignored."""
+
+    name: str
+    track: FeatureTrack
+    shots: list[Shot]
+    """This variant's own shots, with their picture fingerprints."""
+
+
+@dataclass
+class QueryFingerprint:
+    """A suspect, decoded once: its picture variants, and one soundtrack and one subtitle track
+    that every variant shares (searched and aligned once, not once per variant)."""
+
+    info: MediaInfo
+    variants: list[PictureVariant]
+    """The picture as it is first."""
+    tracks: dict[str, FeatureTrack]
+    """The shared tracks: `audio` and `text` where present."""
+    shots: list[Shot]
+    """The shared tracks' per-shot fingerprints, over the shots of the picture as it is."""

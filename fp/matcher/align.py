@@ -14,7 +14,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from fp.config import Config
 from fp.fingerprint.types import FeatureTrack
+
+PRIMARY = "visual"
+"""The modality whose blank frames (black, text cards) may widen a segment at its edges."""
 
 
 @dataclass(frozen=True)
@@ -138,54 +142,85 @@ def fuse(raw: dict[str, np.ndarray], scales: dict[str, Scale], frame_threshold: 
     return best + bonus * np.maximum(agree - 1, 0)
 
 
+@dataclass(frozen=True)
+class AlignParams:
+    """See the `Config` fields of the same names (`radius` is `align_radius_seconds`, `min_score`
+    `candidate_threshold`, `frame_threshold` `frame_min_similarity`, `min_seconds`
+    `min_segment_seconds`, `max_segments` `max_segments_per_hypothesis`)."""
+
+    radius: float
+    frame_threshold: float
+    agreement_bonus: float
+    gap_seconds: float
+    min_seconds: float
+    min_score: float
+    max_segments: int
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> AlignParams:
+        return cls(cfg.align_radius_seconds, cfg.frame_min_similarity, cfg.agreement_bonus, cfg.gap_seconds,
+                   cfg.min_segment_seconds, cfg.candidate_threshold, cfg.max_segments_per_hypothesis)
+
+
+def best_diagonal(alternatives: list[FeatureTrack], ref: FeatureTrack, shift: int, length: int) -> np.ndarray:
+    """Per sample, the best similarity of any alternative query track (picture variants)."""
+    diagonals = [diagonal(track, ref, shift, length) for track in alternatives]
+    return diagonals[0] if len(diagonals) == 1 else np.fmax.reduce(diagonals)
+
+
 def align(
-    query: dict[str, FeatureTrack],
+    query: dict[str, list[FeatureTrack]],
     ref: dict[str, FeatureTrack],
     offset: float,
     scales: dict[str, Scale],
+    params: AlignParams,
     *,
-    radius: float,
-    frame_threshold: float,
-    agreement_bonus: float,
-    gap_seconds: float,
-    min_seconds: float,
-    min_score: float,
     ref_duration: float,
     query_duration: float,
-    max_segments: int = 8,
 ) -> list[AlignedSegment]:
-    modalities = [m for m in query if m in ref and m in scales]
+    """Segments of the query aligned with `ref` at shifts within `params.radius` of `offset`.
+
+    `query` holds, per modality, one track or several alternatives (picture variants: a sample
+    takes the best of them). Blank frames are read from the picture (`PRIMARY`), its first
+    alternative being the picture as it is.
+    """
+    modalities = [m for m in query if m in ref and m in scales and query[m]]
     if not modalities:
         return []
-    step = query[modalities[0]].step
-    length = max(len(query[m]) for m in modalities)
-    center, width = int(round(offset / step)), int(np.ceil(radius / step))
+    steps = {track.step for m in modalities for track in query[m]} | {ref[m].step for m in modalities}
+    if len(steps) != 1:
+        raise ValueError(f"tracks sampled at different steps: {sorted(steps)}")
+    step = steps.pop()
+    length = max(len(track) for m in modalities for track in query[m])
+    center, width = int(round(offset / step)), int(np.ceil(params.radius / step))
     shifts = range(center - width, center + width + 1)
-    raw = {s: {m: diagonal(query[m], ref[m], s, length) for m in modalities} for s in shifts}
-    fused = {s: fuse(raw[s], scales, frame_threshold, agreement_bonus) for s in shifts}
+    raw = {s: {m: best_diagonal(query[m], ref[m], s, length) for m in modalities} for s in shifts}
+    fused = {s: fuse(raw[s], scales, params.frame_threshold, params.agreement_bonus) for s in shifts}
     free = np.ones(length, bool)
     found: list[AlignedSegment] = []
-    max_gap, min_len = int(round(gap_seconds / step)), int(round(min_seconds / step))
+    max_gap, min_len = int(round(params.gap_seconds / step)), int(round(params.min_seconds / step))
 
     def strength(shift: int) -> float:
         p = np.where(free, fused[shift], np.nan)
-        return float(np.nansum(np.clip(p - frame_threshold, 0.0, None)))
+        return float(np.nansum(np.clip(p - params.frame_threshold, 0.0, None)))
 
-    while len(found) < max_segments:
+    while len(found) < params.max_segments:
         shift = max(shifts, key=strength)
         if strength(shift) <= 0:
             break
         profile = np.where(free, fused[shift], np.nan)
         series = SimilaritySeries(step, {m: scales[m](raw[shift][m]) for m in modalities})
-        blank = _both_blank(query[modalities[0]], ref[modalities[0]], shift, length) & np.isnan(profile) & free
-        for a, b in runs(profile, frame_threshold, max_gap):
+        blank = np.zeros(length, bool)
+        if PRIMARY in modalities:
+            blank = _both_blank(query[PRIMARY][0], ref[PRIMARY], shift, length) & np.isnan(profile) & free
+        for a, b in runs(profile, params.frame_threshold, max_gap):
             a, b = _widen(blank, a, b, max_gap)
             free[a:b + 1] = False
             values = profile[a:b + 1]
             if b - a + 1 < min_len or np.isnan(values).all():
                 continue
             score = float(np.nanmean(values))
-            if score < min_score:
+            if score < params.min_score:
                 continue
             per_modality = {}
             for m in modalities:

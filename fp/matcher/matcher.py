@@ -1,4 +1,5 @@
-"""`fp match`: query -> fingerprints -> k-NN -> votes -> aligned segments -> report."""
+"""`fp match`: suspect -> `QueryFingerprint` -> candidates (k-NN, votes: `Hypothesis`) ->
+localisation (`AlignedSegment`) -> decisions (`Match`) -> `MatchReport`."""
 
 from __future__ import annotations
 
@@ -11,12 +12,12 @@ from fp.config import Config
 from fp.data.probe import probe
 from fp.errors import Cancelled, MediaError
 from fp.fingerprint.extract import Fingerprinter
-from fp.fingerprint.types import FeatureTrack, VideoFingerprint
+from fp.fingerprint.types import FeatureTrack, QueryFingerprint
 from fp.index.store import MODALITIES, IndexStore
-from fp.matcher.align import AlignedSegment, Scale, align
-from fp.matcher.candidates import vote
+from fp.matcher.align import PRIMARY, AlignedSegment, AlignParams, Scale, align
+from fp.matcher.candidates import VoteParams, candidates
 from fp.matcher.decisions import DecisionParams, decide
-from fp.matcher.types import MatchReport
+from fp.matcher.types import Hypothesis, MatchReport
 
 TRACK_CACHE = 32
 
@@ -43,6 +44,8 @@ class Matcher:
         self.config = dataclasses.replace(config or Config(), **self.store.config.fingerprint_settings())
         self.fingerprinter = fingerprinter or Fingerprinter(self.config)
         self.scales = modality_scales(self.config)
+        self.votes = VoteParams.from_config(self.config)
+        self.alignment = AlignParams.from_config(self.config)
         self.decisions = DecisionParams.from_config(self.config)
         snapshot = self.store.snapshot(MODALITIES)
         self.table, self.indexes = snapshot.shots, snapshot.vectors
@@ -77,10 +80,11 @@ class Matcher:
         info = probe(path)
         if not info.has_video:
             raise MediaError(f"{info.path}: has no video stream")
+        query = self.fingerprinter.query_fingerprint(info, on_progress=check_cancel)
         segments = []
-        for variant in self.fingerprinter.picture_variants(info, on_progress=check_cancel):
-            check_cancel()  # variants: as is, mirrored, window, untagged
-            segments += self._segments(variant)
+        for hyp in candidates(query, self.indexes, self.scales, self.table, self.votes):
+            check_cancel()
+            segments += [(hyp.title_id, seg) for seg in self._localise(query, hyp)]
         matches = decide(segments, self.decisions)
         if min_score is None:
             kept = [m for m in matches if m.decision == "match"]
@@ -89,23 +93,13 @@ class Matcher:
         kept.sort(key=lambda m: (-m.score, m.query_start))
         return MatchReport(str(path), info.duration, kept, info)
 
-    def _segments(self, fingerprint: VideoFingerprint) -> list[tuple[str, AlignedSegment]]:
-        cfg = self.config
-        hypotheses = vote(fingerprint.shots, self.indexes, self.scales, self.table, k=cfg.knn,
-                          min_similarity=cfg.shot_min_similarity, max_hypotheses=cfg.max_hypotheses,
-                          neighbour_weight=cfg.vote_neighbour_weight)
-        out = []
-        for hyp in hypotheses:
-            for seg in align(fingerprint.tracks, self._title_tracks(hyp.title_id), hyp.offset,
-                             self.scales, radius=cfg.align_radius_seconds,
-                             max_segments=cfg.max_segments_per_hypothesis,
-                             frame_threshold=cfg.frame_min_similarity,
-                             agreement_bonus=cfg.agreement_bonus, gap_seconds=cfg.gap_seconds,
-                             min_seconds=cfg.min_segment_seconds, min_score=cfg.candidate_threshold,
-                             ref_duration=self.durations[hyp.title_id],
-                             query_duration=fingerprint.info.duration):
-                out.append((hyp.title_id, seg))
-        return out
+    def _localise(self, query: QueryFingerprint, hyp: Hypothesis) -> list[AlignedSegment]:
+        """The segments of one hypothesis: its picture variants (the best per sample) and the
+        shared soundtrack and subtitles aligned with the title near its offset."""
+        variants = [v.track for v in query.variants if v.name in hyp.variants]
+        tracks = {PRIMARY: variants, **{m: [track] for m, track in query.tracks.items()}}
+        return align(tracks, self._title_tracks(hyp.title_id), hyp.offset, self.scales, self.alignment,
+                     ref_duration=self.durations[hyp.title_id], query_duration=query.info.duration)
 
     def _title_tracks(self, title_id: str) -> dict[str, FeatureTrack]:
         if title_id in self._tracks:

@@ -15,6 +15,8 @@ class Hypothesis:
     title_id: str
     offset: float
     votes: float
+    variants: tuple[str, ...] = ()
+    """The picture variants whose votes (with the shared soundtrack's and subtitles') peak here."""
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ STYLE = {"visual": ("#0072b2", ""), "audio": ("#d55e00", "9 4"), "text": ("#009e
 TICK_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200)
 """Candidate time-axis spacings in seconds; the first giving at most `MAX_TICKS` is used."""
 MAX_TICKS = 12
+Y_TICKS = (0.0, 0.25, 0.5, 0.75, 1.0)
+"""The similarity axis: values are drawn clipped to 0-1."""
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,7 @@ def similarity_plot(similarity: dict | None, segments: list[dict], duration: flo
              for m in sorted(segments, key=lambda m: m["query_start"])]
     every = next((s for s in TICK_STEPS if duration / s <= MAX_TICKS), math.ceil(duration / MAX_TICKS))
     x_ticks = [Tick(x(t), short_clock(t)) for t in np.arange(0.0, duration + 1e-6, every)]
-    y_ticks = [Tick(y(v), f"{v:.2f}") for v in (0.0, 0.25, 0.5, 0.75, 1.0)]
+    y_ticks = [Tick(y(v), f"{v:.2f}") for v in Y_TICKS]
     threshold = similarity["threshold"]
     return Plot(WIDTH, HEIGHT, LEFT, TOP, inner_w, inner_h, lines, bands, threshold, y(threshold), x_ticks, y_ticks)
 

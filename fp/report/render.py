@@ -30,6 +30,8 @@ THUMB_TIMEOUT = 60.0
 """Seconds one frame may take ffmpeg."""
 FRAME_SEGMENTS, FRAME_MOMENTS = 3, 3
 """Frames are shown for this many segments per title, at this many moments of each."""
+MAX_TITLES = 5
+"""Matched titles shown in full on the page (all are in the CSV and JSON)."""
 VERDICT_STYLE = {"match": ("#b00020", "MATCH"), "review": ("#b36b00", "REVIEW"), "no_match": ("#1b7a35", "NO MATCH")}
 
 __all__ = ["clock", "render_csv", "render_html", "render_json", "render_series_csv", "series_path", "write_report"]
@@ -106,14 +108,16 @@ def _title_view(ev: dict, title: dict, thumbnails: bool) -> dict:
         "title_id": title["title_id"], "heading": meta.get("title") or title["title_id"],
         "colour": colour, "word": word, "summary": title_summary(title, segs), "details": details,
         "columns": [MODALITY_NAMES[k] for k in present], "segments": rows,
-        "timelines": [_timeline("suspect", duration, [(m["query_start"], m["query_end"]) for m in segs]),
-                      _timeline("reference", title.get("duration") or 0.0, [(m["ref_start"], m["ref_end"]) for m in segs])],
+        "timelines": [
+            _timeline("suspect", duration, [(m["query_start"], m["query_end"]) for m in segs]),
+            _timeline("reference", title.get("duration") or 0.0, [(m["ref_start"], m["ref_end"]) for m in segs])],
         "plot": similarity_plot(title.get("similarity"), segs, duration),
+        "step": f"{(title.get('similarity') or {}).get('step', 0.0):g}",
         "pairs": pairs,
     }
 
 
-def render_html(ev: dict, *, thumbnails: bool = True, max_titles: int = 5) -> str:
+def render_html(ev: dict, *, thumbnails: bool = True, max_titles: int = MAX_TITLES) -> str:
     """The report page (also what the PDF prints). `thumbnails=False` leaves the frames out."""
     colour, word = VERDICT_STYLE.get(ev.get("verdict", "no_match"), VERDICT_STYLE["no_match"])
     suspect, index = ev["suspect"], ev["index"]

@@ -6,15 +6,15 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime, timezone
 
-from fp.config import FINGERPRINT_FIELDS, Config
+from fp.config import FINGERPRINT, INDEX, MATCH, Config
 
 MODALITY_NAMES = {"visual": "picture", "audio": "soundtrack", "text": "subtitles"}
 """How the page names each modality."""
 
-INDEX_FIELDS = ("exact_index_max_vectors", "compressed_index", "probe_fraction", "training_vectors",
-                "retrain_growth")
-"""The index-structure settings of `fp.config.Config` (the fingerprint settings are
-`fp.config.FINGERPRINT_FIELDS`; everything else is a match threshold)."""
+CONFIG_GROUPS = {FINGERPRINT: "Fingerprint settings", INDEX: "Index structure", MATCH: "Match thresholds"}
+"""How the page names each group of `fp.config.Config`'s settings."""
+OTHER_SETTINGS = "Other settings"
+"""The group of recorded settings this release does not know (a run or index of another version)."""
 
 DURATION_MISMATCH = 0.5
 """A video stream this many seconds shorter or longer than its container is listed apart."""
@@ -73,14 +73,13 @@ def number(value) -> str:
 
 
 def config_groups(config: dict) -> list[tuple[str, list[tuple[str, str]]]]:
-    """The index's configuration in the groups the page shows: fingerprint settings, index
-    structure, match thresholds (in `Config`'s field order; fields this release does not know
-    last)."""
-    order = {f.name: i for i, f in enumerate(dataclasses.fields(Config))}
-    names = sorted(config, key=lambda k: (order.get(k, len(order)), k))
-    groups = (("Fingerprint settings", [k for k in names if k in FINGERPRINT_FIELDS]),
-              ("Index structure", [k for k in names if k in INDEX_FIELDS]),
-              ("Match thresholds", [k for k in names if k not in FINGERPRINT_FIELDS and k not in INDEX_FIELDS]))
+    """The index's configuration in the groups the page shows (`Config`'s own: fingerprint
+    settings, index structure, match thresholds), each in `Config`'s field order."""
+    known = {f.name: f.metadata["group"] for f in dataclasses.fields(Config)}
+    order = list(known)
+    names = sorted(config, key=lambda k: (order.index(k) if k in known else len(order), k))
+    groups = [(label, [k for k in names if known.get(k) == group]) for group, label in CONFIG_GROUPS.items()]
+    groups.append((OTHER_SETTINGS, [k for k in names if k not in known]))
     return [(label, [(k.replace("_", " "), number(config[k])) for k in keys]) for label, keys in groups if keys]
 
 

@@ -1,0 +1,65 @@
+"""What one suspect minute costs: warm `Matcher.match` against decoding what fp needs, same files.
+
+    python -m bench.query_cost [--workdir DIR] [--limit N]    (or `make bench-query`)
+
+Uses the public accuracy benchmark's queries and index (bench/accuracy.py builds and caches
+them). Per query it times, in one process: decode-only (every frame fp samples, at its rate and
+size, plus the 16 kHz mono soundtrack) and a warm match (models loaded, index open). It prints
+the totals per suspect minute and their ratio: the platform's cost of an upload, in units of
+the least any decoding fingerprinter pays.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from bench.accuracy import build_queries, default_workdir, prepare_catalogue
+from fp.config import Config
+from fp.data import iter_frames, probe
+from fp.data.decode import decode_audio
+from fp.fingerprint.audio import SAMPLE_RATE
+from fp.index import index_catalogue
+from fp.matcher import Matcher
+
+
+def decode_only(path: str, config: Config) -> float:
+    """Seconds to decode what fp fingerprints of `path`: its sampled frames and its soundtrack."""
+    start = time.perf_counter()
+    info = probe(path)
+    for _ in iter_frames(info, config.frame_rate, config.frame_size):
+        pass
+    if info.has_audio:
+        decode_audio(info, SAMPLE_RATE)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--queries", type=int, default=80)
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--limit", type=int, default=None, help="Time only the first N queries.")
+    args = parser.parse_args()
+    work = args.workdir or default_workdir(args.seed, args.queries)
+    prepare_catalogue(work)
+    queries = build_queries(work / "queries", args.queries, args.seed)[:args.limit]
+    index_catalogue(work / "catalogue", work / "index", Config())
+    minutes = decode_s = match_s = 0.0
+    with Matcher(work / "index") as matcher:
+        matcher.match(queries[0].path)  # warm: models loaded, first tracks read
+        for q in queries:
+            minutes += probe(q.path).duration / 60
+            decode_s += decode_only(q.path, matcher.config)
+            start = time.perf_counter()
+            matcher.match(q.path)
+            match_s += time.perf_counter() - start
+    print(f"{len(queries)} queries, {minutes:.1f} suspect minutes")
+    print(f"decode only:  {decode_s / minutes:6.2f} s per suspect minute")
+    print(f"warm match:   {match_s / minutes:6.2f} s per suspect minute")
+    print(f"match / decode: {match_s / decode_s:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
