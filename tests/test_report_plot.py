@@ -21,7 +21,7 @@ from fp.matcher.align import AlignedSegment, SimilaritySeries
 from fp.matcher.decisions import DecisionParams, chain
 from fp.matcher.policy import DEFAULT_POLICY
 from fp.matcher.types import Match
-from fp.report import render_html, render_series_csv, write_report
+from fp.report import Evidence, render_html, render_series_csv, write_report
 from fp.report.render import css_string, series_path
 from fp.report.similarity import title_similarity
 from fp.report.view import config_groups
@@ -186,14 +186,14 @@ def test_configuration_groups_hold_every_setting_once():
 
 def test_series_travel_in_csv_and_json(tmp_path):
     ev = hand_made_evidence()
-    target = write_report(ev, tmp_path / "r.csv")
+    target = write_report(Evidence.from_dict(ev), tmp_path / "r.csv")
     rows = list(csv.DictReader(io.StringIO(series_path(target).read_text())))
     assert len(rows) == SAMPLES and rows[0]["title_id"] == "a.mp4"
     assert [float(r["time"]) for r in rows[:3]] == [0.0, 0.5, 1.0]
     assert rows[0]["visual"] == "0.71" and rows[0]["audio"] == "" and rows[0]["text"] == ""
     assert rows[100]["visual"] == "0.52" and rows[100]["threshold"] == "0.55"
     assert render_series_csv(ev).splitlines() == series_path(target).read_text().splitlines()
-    data = json.loads(write_report(ev, tmp_path / "r.json").read_text())
+    data = json.loads(write_report(Evidence.from_dict(ev), tmp_path / "r.json").read_text())
     assert data["titles"][0]["similarity"]["series"]["audio"][:4] == [None] * 4
 
 
@@ -206,5 +206,13 @@ def test_page_header_strings_cannot_leave_css():
 def test_pdf_without_a_browser_is_one_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr("fp.report.pdf.BROWSERS", ("no-such-browser-here",))
     with pytest.raises(FPError, match=r"needs Chromium.*apt-get install chromium") as caught:
-        write_report(hand_made_evidence(), tmp_path / "r.pdf")
+        write_report(Evidence.from_dict(hand_made_evidence()), tmp_path / "r.pdf")
     assert "\n" not in str(caught.value) and not (tmp_path / "r.pdf").exists()
+
+
+def test_evidence_reads_back_from_its_stored_json_form():
+    data = json.loads(json.dumps(hand_made_evidence()))
+    typed = Evidence.from_dict(data)
+    assert typed.verdict == "match" and typed.run_id == 3 and typed.report.matches[0].title_id == data["matches"][0]["title_id"]
+    assert typed.to_dict() == data
+    assert typed.contract() == {k: data[k] for k in ("query", "matches", "verdict", "run_id")}

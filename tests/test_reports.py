@@ -2,6 +2,7 @@
 commands."""
 
 import csv
+import dataclasses
 import io
 import json
 import re
@@ -37,12 +38,18 @@ def suspect(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def evidence(matcher, suspect):
+def typed(matcher, suspect):
     ev = check(matcher, suspect, record=False)
     # metadata is untrusted text: it must reach the page as text
-    for t in ev["titles"]:
-        t["metadata"] = {"title": EVIL, "owner": "Rights & Co <legal>", "territory": "EU"}
+    ev.titles = [dataclasses.replace(t, metadata={"title": EVIL, "owner": "Rights & Co <legal>", "territory": "EU"})
+                 for t in ev.titles]
     return ev
+
+
+@pytest.fixture(scope="module")
+def evidence(typed):
+    """The evidence's JSON form, as reports and the history see it."""
+    return typed.to_dict()
 
 
 def test_evidence_carries_contract_verdict_and_provenance(evidence, suspect):
@@ -84,10 +91,10 @@ def screenshot_and_dom(html_path, tmp_path):
     return png, dom
 
 
-def test_html_report_as_a_person_sees_it_in_chromium(evidence, tmp_path):
+def test_html_report_as_a_person_sees_it_in_chromium(typed, evidence, tmp_path):
     from PIL import Image
 
-    page = write_report(evidence, tmp_path / "report.html")
+    page = write_report(typed, tmp_path / "report.html")
     html = page.read_text()
     assert "<script>" not in html and "onerror=alert" not in html.replace("onerror=alert(1)&gt;", "")
     png, dom = screenshot_and_dom(page, tmp_path)
@@ -130,8 +137,8 @@ def pdf_pages(pdf, first=1, last=None) -> list[str]:
     return text.split("\f")[:-1]
 
 
-def test_pdf_report_for_a_takedown_notice(evidence, tmp_path):
-    pdf = write_report(evidence, tmp_path / "report.pdf")
+def test_pdf_report_for_a_takedown_notice(typed, evidence, tmp_path):
+    pdf = write_report(typed, tmp_path / "report.pdf")
     assert pdf.read_bytes()[:5] == b"%PDF-"
     pages = pdf_pages(pdf)
     assert len(pages) >= 2
@@ -151,18 +158,18 @@ def test_pdf_report_for_a_takedown_notice(evidence, tmp_path):
     assert all(placed[i][0] == placed[i + 1][0] for i in range(0, len(placed) - 1, 2)), "a pair split"
 
 
-def test_csv_and_json_reports(evidence, tmp_path):
+def test_csv_and_json_reports(typed, evidence, tmp_path):
     rows = list(csv.DictReader(io.StringIO(render_csv(evidence))))
     assert rows and rows[0]["title_id"] == "intel_car-detection.mp4" and rows[0]["display_title"] == EVIL
-    data = json.loads(write_report(evidence, tmp_path / "r.json").read_text())
+    data = json.loads(write_report(typed, tmp_path / "r.json").read_text())
     assert {"query", "matches", "verdict", "titles", "suspect", "index"} <= set(data)
     assert data["titles"][0]["similarity"] == evidence["titles"][0]["similarity"]
-    write_report(evidence, tmp_path / "r.csv")
+    write_report(typed, tmp_path / "r.csv")
     samples = list(csv.DictReader(series_path(tmp_path / "r.csv").open()))
     assert len(samples) == len(evidence["titles"][0]["similarity"]["series"]["visual"])
     assert {r["title_id"] for r in samples} == {"intel_car-detection.mp4"}
     with pytest.raises(Exception, match="report format unknown"):
-        write_report(evidence, tmp_path / "r.docx")
+        write_report(typed, tmp_path / "r.docx")
 
 
 def m(q0, q1, title="t", score=0.8, audio=None):

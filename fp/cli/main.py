@@ -24,8 +24,8 @@ from fp.index.history import RunHistory
 from fp.index.store import IndexStore
 from fp.matcher.matcher import Matcher
 from fp.matcher.policy import DEFAULT_POLICY, Policy
-from fp.matcher.types import Match, MatchReport
 from fp.report.evidence import check
+from fp.report.types import Evidence
 from fp.report.render import clock, write_report
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -163,12 +163,6 @@ def report_paths(targets: list[Path], run_id: int | None, position: int, several
     return [t.with_name(f"{t.stem}-{tag}{t.suffix}") for t in targets]
 
 
-def report_of(evidence: dict) -> MatchReport:
-    matches = [Match(m["title_id"], m["query_start"], m["query_end"], m["ref_start"], m["ref_end"],
-                     m["score"], m["decision"], m["modalities"]) for m in evidence["matches"]]
-    return MatchReport(evidence["query"]["path"], evidence["query"]["duration"], matches)
-
-
 def strongest(verdicts: list[str]) -> str:
     """The verdict of a run over several suspects: an error, else the strongest policy verdict."""
     for verdict in ("error", "match", "review"):
@@ -205,7 +199,7 @@ def match(
             bar.update(task, description=f"matching {path.name}")
             try:
                 evidence = check(matcher, path, policy=policy, min_score=min_score, record=history)
-                for target in report_paths(report, evidence["run_id"], position, len(suspects) > 1):
+                for target in report_paths(report, evidence.run_id, position, len(suspects) > 1):
                     write_report(evidence, target)
                     say(f"report: {target}")
             except FPError as exc:
@@ -214,13 +208,13 @@ def match(
                 continue
             finally:
                 bar.advance(task)
-            best = evidence["titles"][0] if evidence["titles"] else None
-            rows.append((str(path), evidence["verdict"], best["title_id"] if best else "",
-                         best["matched_seconds"] if best else 0.0))
+            best = evidence.titles[0] if evidence.titles else None
+            rows.append((str(path), evidence.verdict, best.title_id if best else "",
+                         best.matched_seconds if best else 0.0))
             if output is Format.json:
-                sys.stdout.write(json.dumps({k: evidence[k] for k in ("query", "matches", "verdict", "run_id")}) + "\n")
+                sys.stdout.write(json.dumps(evidence.contract()) + "\n")
             else:
-                print_report(out, report_of(evidence), evidence["verdict"], evidence["run_id"])
+                print_report(out, evidence.report, evidence.verdict, evidence.run_id)
     if len(suspects) > 1 and output is Format.text:
         print_table(out, ("suspect", "verdict", "best title", "matched"),
                     [(path, verdict, title, clock(seconds) if title else "") for path, verdict, title, seconds in rows],
@@ -251,13 +245,14 @@ def report_cmd(run_id: int = typer.Argument(..., help="A run id from `fp history
         run = RunHistory(index_dir).run(run_id)
         if run is None:
             raise FPError(f"no run {run_id} in {index_dir} (see `fp history`)")
+        evidence = Evidence.from_dict(run.evidence)
         for target in report:
-            write_report(run.evidence, target)
+            write_report(evidence, target)
             say(f"report: {target}")
     except FPError as exc:
         raise fail(str(exc)) from None
     if not report:
-        print_report(out, report_of(run.evidence), run.verdict, run.run_id)
+        print_report(out, evidence.report, evidence.verdict, evidence.run_id)
         out.print(f"checked {run.created_at:%Y-%m-%d %H:%M:%S} UTC")
 
 

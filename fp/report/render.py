@@ -21,6 +21,7 @@ from fp.errors import FPError
 from fp.index.store import MODALITIES
 from fp.report.pdf import html_to_pdf
 from fp.report.plot import similarity_plot
+from fp.report.types import Evidence
 from fp.report.view import (MODALITY_NAMES, clock, config_groups, hms, policy_rows, probe_rows, span,
                             title_summary, when)
 
@@ -193,8 +194,9 @@ def series_path(path: str | Path) -> Path:
     return path.with_name(f"{path.stem}-series{path.suffix}")
 
 
-def write_report(ev: dict, path: str | Path) -> Path:
+def write_report(evidence: Evidence, path: str | Path) -> Path:
     """Write by the file's extension: .html, .pdf, .csv (plus its `series_path`) or .json."""
+    ev = evidence.to_dict()
     path = Path(path)
     kind = path.suffix.lower()
     if kind not in (".html", ".htm", ".pdf", ".csv", ".json"):

@@ -27,6 +27,7 @@ from fp.index.store import IndexStore
 from fp.matcher.matcher import Matcher
 from fp.matcher.policy import DEFAULT_POLICY, Policy
 from fp.report.evidence import check
+from fp.report.types import Evidence
 from fp.report.render import render_html
 
 
@@ -102,7 +103,7 @@ def create_app(index_dir: str | os.PathLike, *, max_upload_bytes: int = 2 << 30,
     app.state.matchers = matchers
     app.state.match_timeout = match_timeout
 
-    def run_match(path: str, label: str, cancel: threading.Event) -> dict:
+    def run_match(path: str, label: str, cancel: threading.Event) -> Evidence:
         with matchers.lock:
             return check(matchers.current(), path, policy=policy, label=label, cancel=cancel)
 
@@ -129,7 +130,7 @@ def create_app(index_dir: str | os.PathLike, *, max_upload_bytes: int = 2 << 30,
                 raise HTTPException(504, f"matching took longer than {app.state.match_timeout:g} s") from None
             except FPError as exc:
                 raise HTTPException(422, str(exc).replace(str(target), label)) from None
-        return JSONResponse({k: evidence[k] for k in ("query", "matches", "verdict", "run_id", "titles")})
+        return JSONResponse({**evidence.contract(), "titles": evidence.to_dict()["titles"]})
 
     @app.get("/titles", summary="Titles of the index")
     def titles() -> list[dict]:
