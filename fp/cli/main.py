@@ -18,10 +18,11 @@ from fp.cli.render import print_index_summary, print_report, print_table
 from fp.config import Config
 from fp.data.catalogue import scan_catalogue
 from fp.errors import FPError
+from fp.fingerprint.extract import Fingerprinter
 from fp.index.build import IndexEvent, index_catalogue
 from fp.index.distributed import index_catalogue_ray
 from fp.index.history import RunHistory
-from fp.index.store import IndexStore
+from fp.index.store import RUNTIMES_KEY, IndexStore
 from fp.matcher.matcher import Matcher
 from fp.matcher.policy import DEFAULT_POLICY, Policy
 from fp.report.evidence import check
@@ -36,6 +37,8 @@ err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() el
 
 INDEX_OPTION = typer.Option(Path("fp-index"), "--index", "-i", help="Index folder.",
                             envvar="FP_INDEX")
+RUNTIME_HELP = ("Where the encoders run: auto (torch on CUDA, else onnx-int8), torch, onnx or onnx-int8 "
+                "(default: $FP_RUNTIME, else auto).")
 
 EXIT_CODES = {"match": 0, "no_match": 1, "error": 2, "review": 3}
 """`fp match` exits with its policy verdict: the strongest over all suspects; any error wins."""
@@ -113,6 +116,7 @@ def index(
                                     help="With --ray: the cluster (auto, HOST:PORT or ray://HOST:10001)."),
     shards: Path = typer.Option(None, help="With --ray: shard folder every worker can reach "
                                 "(default: INDEX/shards)."),
+    runtime: str = typer.Option(None, metavar="NAME", help=RUNTIME_HELP),
 ) -> None:
     """Fingerprint new and changed titles of CATALOGUE into the index (unchanged ones are skipped)."""
     quiet = quiet or State.quiet
@@ -126,8 +130,11 @@ def index(
     try:
         if ray_address is not None and not ray:
             raise FPError("--ray-address needs --ray")
+        if runtime is not None and ray:
+            raise FPError("--runtime applies to local indexing; Ray workers use their own $FP_RUNTIME")
         if not ray:
-            summary = index_catalogue(catalogue, index_dir, config, prune=prune, on_event=shown)
+            summary = index_catalogue(catalogue, index_dir, config, prune=prune, on_event=shown,
+                                      fingerprinter=Fingerprinter(config or Config(), runtime=runtime))
         else:
             summary = index_catalogue_ray(catalogue, index_dir, config, prune=prune, on_event=shown,
                                           address=ray_address, shard_dir=shards)
@@ -138,6 +145,14 @@ def index(
     print_index_summary(err if quiet else out, summary, str(index_dir))
     if summary.failed:
         raise typer.Exit(2)
+
+
+def runtime_fingerprinter(index_dir: Path, runtime: str | None) -> Fingerprinter | None:
+    """A fingerprinter for the index's configuration on `runtime`; None leaves the default."""
+    if runtime is None:
+        return None
+    with IndexStore.open(index_dir) as store:
+        return Fingerprinter(store.config, runtime=runtime)
 
 
 def suspects_of(paths: list[Path]) -> list[Path]:
@@ -182,12 +197,13 @@ def match(
                                       "(repeatable; with several suspects the run id is added to the name)."),
     policy_file: Path = typer.Option(None, "--policy", help="Policy file (TOML); see the README."),
     history: bool = typer.Option(True, help="Record the run in the index's history."),
+    runtime: str = typer.Option(None, metavar="NAME", help=RUNTIME_HELP),
 ) -> None:
     """Find copied segments of catalogue titles in FILES. Exit 0: match, 1: no match, 2: error,
     3: review (the policy's verdict; with several files the strongest)."""
     try:
         policy = Policy.load(policy_file) if policy_file else DEFAULT_POLICY
-        matcher = Matcher(index_dir)
+        matcher = Matcher(index_dir, fingerprinter=runtime_fingerprinter(index_dir, runtime))
         suspects = suspects_of(files)
     except FPError as exc:
         raise fail(str(exc)) from None
@@ -318,6 +334,7 @@ def info(index_dir: Path = INDEX_OPTION) -> None:
     if titles:
         out.print(f"last added  {max(t.added_at for t in titles):%Y-%m-%d %H:%M:%S}")
     out.print("config      " + ", ".join(f"{k}={v}" for k, v in json.loads(meta["config"]).items()))
+    out.print(f"runtimes    {meta.get(RUNTIMES_KEY, '').replace(',', ', ') or 'not recorded'}")
 
 
 def version_callback(value: bool) -> None:

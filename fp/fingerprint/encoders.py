@@ -91,10 +91,14 @@ class EmbeddingNet(torch.nn.Module):
             raise FPError("export a float32 encoder on the CPU")
         self.encoder = encoder
         self.model = encoder.model  # registered, so that export sees its parameters
+        # (x / 255 - mean) / std as one multiply-add (the division and subtraction over every
+        # pixel took a fifth of the int8 network's time)
+        self.scale = 1.0 / (255.0 * encoder.std)
+        self.shift = -encoder.mean / encoder.std
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        x = frames.permute(0, 3, 1, 2).float() / 255.0
-        return self.encoder.finish(self.encoder._embed((x - self.encoder.mean) / self.encoder.std))
+        x = frames.permute(0, 3, 1, 2).float() * self.scale + self.shift
+        return self.encoder.finish(self.encoder._embed(x))
 
 
 class EfficientNetLiteEncoder(VisualEncoder):

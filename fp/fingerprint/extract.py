@@ -5,7 +5,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -70,7 +70,7 @@ class Fingerprinter:
     def __init__(self, config: Config, device: str | None = None, runtime: str | None = None):
         self.config = config
         self.device = device
-        self.runtime = resolve_runtime(runtime, device)
+        self.runtime = resolve_runtime(runtime, device, config.visual_encoder)
         self._visual: VisualEncoder | None = None
         self._audio: AudioEncoder | None = None
         self._text = None
@@ -108,10 +108,9 @@ class Fingerprinter:
             return None  # a broken soundtrack must not cost the picture
         return pcm if len(pcm) >= SAMPLE_RATE // 4 else None
 
-    def audio_track(self, info: MediaInfo, pcm: Future | None = None) -> FeatureTrack | None:
-        """Embeddings of one-second windows every step; None without (decodable) audio. `pcm`:
-        the soundtrack already being decoded (see :meth:`audio_pcm`)."""
-        pcm = pcm.result() if pcm is not None else self.audio_pcm(info)
+    def audio_track(self, info: MediaInfo) -> FeatureTrack | None:
+        """Embeddings of one-second windows every step; None without (decodable) audio."""
+        pcm = self.audio_pcm(info)
         if pcm is None:
             return None
         windows = self.audio.windows(pcm, 1.0 / self.config.frame_rate)
@@ -215,12 +214,12 @@ class Fingerprinter:
         info = source if isinstance(source, MediaInfo) else probe(source)
         if not info.has_video:
             raise MediaError(f"{info.path}: has no video stream")
-        with ThreadPoolExecutor(1) as pool:  # the soundtrack decodes while the picture encodes
-            pcm = pool.submit(self.audio_pcm, info)
+        with ThreadPoolExecutor(1) as pool:  # sound and subtitles while the picture decodes and encodes
+            audio, text = pool.submit(self.audio_track, info), pool.submit(self.text_track, info)
             tracks = {"visual": self.visual_tracks(info, honour_rotation=honour_rotation,
                                                    on_progress=on_progress)["picture"]}
-            audio = self.audio_track(info, pcm)
-        for track in (audio, self.text_track(info)):
+            audio, text = audio.result(), text.result()
+        for track in (audio, text):
             if track is not None:
                 tracks[track.modality] = track
         return self._with_shots(info, tracks)
@@ -233,11 +232,11 @@ class Fingerprinter:
         `on_progress` is called as in :meth:`visual_tracks` (an exception it raises stops the
         work)."""
         cfg = self.config
-        with ThreadPoolExecutor(1) as pool:  # the soundtrack decodes while the picture encodes
-            pcm = pool.submit(self.audio_pcm, info)
+        with ThreadPoolExecutor(1) as pool:  # sound and subtitles while the picture decodes and encodes
+            audio, text = pool.submit(self.audio_track, info), pool.submit(self.text_track, info)
             pictures = self.visual_tracks(info, mirrored=True, insets=True, untagged=True, on_progress=on_progress)
-            audio = self.audio_track(info, pcm)
-        shared = {t.modality: t for t in (audio, self.text_track(info)) if t is not None}
+            audio, text = audio.result(), text.result()
+        shared = {t.modality: t for t in (audio, text) if t is not None}
         step = 1.0 / cfg.frame_rate
         variants, first = [], None
         for name, track in pictures.items():

@@ -92,6 +92,8 @@ def index_catalogue(
                 commit(store, pending, fingerprint, len(entries), summary, emit)
             except FPError as exc:
                 fail(entry, position, len(entries), exc, summary, emit)
+        if summary.added or summary.replaced:
+            store.record_runtime(fingerprinter.runtime_used)
         settle(store, known, entries, prune, summary)
         emit(IndexEvent("saving", total=len(entries)))
     summary.wall_seconds = time.monotonic() - started

@@ -47,6 +47,10 @@ GENERATION_KEY = "generation"
 reloads only when it moves (recording a match run does not move it)."""
 BUMP_GENERATION = (f"INSERT INTO meta VALUES ('{GENERATION_KEY}', '1') ON CONFLICT (key) DO UPDATE "
                    "SET value = CAST(CAST(meta.value AS BIGINT) + 1 AS VARCHAR)")
+RUNTIMES_KEY = "runtimes"
+"""`meta` key listing the encoder runtimes that fingerprinted the index's titles (comma-separated,
+in order of first use). Not part of the configuration: every runtime's vectors answer every
+other's (`fp.fingerprint.runtime`)."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -407,6 +411,16 @@ class IndexStore:
         except BaseException:
             con.execute("ROLLBACK")
             raise
+
+    def record_runtime(self, runtime: str) -> None:
+        """Add `runtime` to those that fingerprinted titles of this index (meta `runtimes`)."""
+        self._require_writable()
+        with self._session() as con:
+            row = con.execute("SELECT value FROM meta WHERE key = ?", [RUNTIMES_KEY]).fetchone()
+            used = row[0].split(",") if row and row[0] else []
+            if runtime not in used:
+                con.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                            [RUNTIMES_KEY, ",".join([*used, runtime])])
 
     def touch_title(self, title_id: str, path: str, mtime_ns: int, metadata: dict | None = None) -> None:
         """Record a new location, modification time or metadata for unchanged content."""
