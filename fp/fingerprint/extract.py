@@ -238,13 +238,11 @@ class Fingerprinter:
             audio, text = audio.result(), text.result()
         shared = {t.modality: t for t in (audio, text) if t is not None}
         step = 1.0 / cfg.frame_rate
-        variants, first = [], None
-        for name, track in pictures.items():
-            spans = segment_shots(track, cut_distance=cfg.shot_cut_distance, min_seconds=cfg.min_shot_seconds,
-                                  max_seconds=cfg.max_shot_seconds)
-            first = first or spans
-            variants.append(PictureVariant(name, track, build_shots({"visual": track}, spans, step, info.duration)))
-        return QueryFingerprint(info, variants, shared, build_shots(shared, first, step, info.duration))
+        spans = {name: segment_shots(track, cut_distance=cfg.shot_cut_distance, min_seconds=cfg.min_shot_seconds,
+                                     max_seconds=cfg.max_shot_seconds) for name, track in pictures.items()}
+        variants = [PictureVariant(name, track, build_shots({"visual": track}, spans[name], step, info.duration))
+                    for name, track in pictures.items()]
+        return QueryFingerprint(info, variants, shared, build_shots(shared, spans["picture"], step, info.duration))
 
     def _with_shots(self, info: MediaInfo, tracks: dict[str, FeatureTrack]) -> VideoFingerprint:
         cfg = self.config

@@ -8,7 +8,7 @@ the JSON contract of `fp match --format json`); `Evidence.from_dict()` reads a s
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from fp.matcher.types import MatchReport
 
@@ -64,8 +64,6 @@ class Evidence:
     fp_version: str
     run_id: int | None = None
     """Set once the run is recorded in the history."""
-    extra: dict = field(default_factory=dict)
-    """Keys of a stored run that this release does not know (kept, not interpreted)."""
 
     def to_dict(self) -> dict:
         return {
@@ -78,7 +76,6 @@ class Evidence:
             "suspect": dataclasses.asdict(self.suspect),
             "index": dataclasses.asdict(self.index),
             "policy": self.policy,
-            **self.extra,
         }
 
     def contract(self) -> dict:
@@ -88,7 +85,6 @@ class Evidence:
 
     @classmethod
     def from_dict(cls, data: dict) -> Evidence:
-        known = {"query", "matches", *(f.name for f in dataclasses.fields(cls))}
         return cls(
             report=MatchReport.from_dict(data),
             verdict=data["verdict"],
@@ -99,7 +95,6 @@ class Evidence:
             created_at=data.get("created_at", ""),
             fp_version=data.get("fp_version", ""),
             run_id=data.get("run_id"),
-            extra={k: v for k, v in data.items() if k not in known},
         )
 
 
