@@ -35,6 +35,12 @@ class Config:
     model-config JSON path, PRETRAINED a hub tag or a local checkpoint path)."""
     audio_encoder: str = setting("fp-audio-v1", FINGERPRINT)
     """fp's own contrastively trained audio encoder (shipped), a `.safetensors` path, or "" (off)."""
+    visual_dim: int = setting(0, FINGERPRINT)
+    """Picture vectors are projected onto this many principal components, shipped per encoder
+    (`fp.fingerprint.projection`: 128 and 256 for efficientnet_lite0); 0 keeps the encoder's own
+    size. Off by default: bench/projection.py (held-out folds) measured frame-level AP 0.979 for
+    all 1280 dimensions against 0.958 (256) and 0.951 (128), and the projection raises unrelated
+    frames' similarity (+0.02 to +0.04), so the calibrated thresholds would need recalibrating."""
     text_encoder: str = setting("shingles", FINGERPRINT)
     """Subtitle cues: `shingles` (hashed character 3-grams: measured best by bench/subtitles.py),
     `minilm`, `clip` (the CLIP visual encoder's text tower), `auto` (clip with a CLIP visual
@@ -59,9 +65,10 @@ class Config:
 
     # --- index structure (the FAISS files are derived from the stored vectors: free to change) ---
     exact_index_max_vectors: int = setting(1_000_000, INDEX)
-    """Exact (Flat) search up to this many shot vectors per modality, a compressed index past it
-    (bench/scale.py: 1M exact 1280-d vectors take 4.8 GiB and, on 2 CPU cores, 4.8 s per minute
-    of suspect, as long as the rest of its matching; compressed: 1.2 GiB, 0.65 s)."""
+    """Exact search (every vector compared, stored as float16) up to this many shot vectors per
+    modality, about 1,100 catalogue hours; a compressed index past it (bench/scale.py, measured on
+    1280-d vectors: exact search over 1M of them took 4.8 s per minute of suspect on 2 CPU cores,
+    the compressed index 0.65 s; 128-d vectors cost a tenth of either)."""
     compressed_index: str = setting("IVF{nlist}(PCA64,Flat),SQ8", INDEX)
     """`faiss.index_factory` string of the compressed index; `{nlist}` becomes the power of two
     nearest sqrt(vectors). Chosen by bench/scale.py: inverted lists of 8-bit scalar-quantised
@@ -135,6 +142,38 @@ class Config:
     outshone_power: float = setting(4.0, MATCH)
     """An outshone segment's score is scaled by (score / rival) to this power: 0.68 against a 0.90
     rival falls to 0.22, well under the threshold, while near-duplicates are spared by the margin."""
+    false_match_u: float = setting(0.4529, MATCH)
+    """False-match tail (`fp.matcher.calibration.TailModel`): the score above which segments of
+    unrelated media are modelled. Fitted by bench/false_matches.py on ../shared/media: 87
+    suspects of at most one minute (39 min: every video, and every audio file over a black
+    picture) against 71 titles of other content (39 min), 4,370 pairs, every alignment searched,
+    11.9 suspect-minute x catalogue-hour of exposure (10.3 audio, 1.6 picture); 129 segments of
+    4 s or more, the strongest 0.777 (picture: two promos' title graphics) and 0.610 (speech
+    against speech, audio 0.762). u is their 0.8 quantile: 26 exceedances (19 audio, 7 picture)."""
+    false_match_rate: float = setting(6.219, MATCH)
+    """Segments of unrelated media scoring above `false_match_u`, per suspect minute per
+    catalogue hour (audio 19 / 10.3 + picture 7 / 1.6: a suspect with picture and sound meets
+    both chances)."""
+    false_match_xi: float = setting(0.0057, MATCH)
+    """Shape of the generalised Pareto distribution of the excess over `false_match_u` (maximum
+    likelihood on the 26 exceedances; 0.8 quantile). Unstable: -0.23 to 0.13 for u at the 0.7-0.95
+    quantiles. With this fit no score of at most 1 keeps a clean one-minute suspect under
+    `false_match_target` at 1,000 hours or more (implied thresholds 1.56 / 1.73 / 1.91 at
+    1k / 10k / 100k hours; at 0.55 a false match is all but certain at 1,000 hours): hence
+    `false_match_enforced` is off."""
+    false_match_sigma: float = setting(0.0678, MATCH)
+    """Scale of that distribution (score units)."""
+    false_match_target: float = setting(1e-3, MATCH)
+    """Highest acceptable probability that a clean one-minute suspect gets a false match."""
+    false_match_hours: float = setting(10_000.0, MATCH)
+    """Catalogue hours at which `false_match_target` is held: 10,000, the size one machine is
+    meant to serve, whatever the index holds, so that the threshold (and a title's decision) does
+    not move as a catalogue grows up to it; a larger catalogue (the `catalogue_hours` the matcher
+    passes) raises it."""
+    false_match_enforced: bool = setting(False, MATCH)
+    """Raise the decision threshold to the false-match tail's threshold at `false_match_hours`
+    (`fp.matcher.calibration.decision_threshold`). Off: with the fitted tail that threshold is
+    above any score (see `false_match_xi`), so enforcing it would decide nothing a match."""
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -72,6 +73,8 @@ def test_indexing_a_catalogue_with_bad_files_keeps_good_titles(tmp_path, bad_inp
     assert len(errors) == 3
     listed = fp("info", "--index", tmp_path / "idx")
     assert listed.returncode == 0 and "titles      1 " in listed.stdout
+    assert re.search(r"disk .* MB \(tracks [0-9.]+, database [0-9.]+, knn [0-9.]+.*MB per catalogue hour",
+                     listed.stdout)
 
 
 def test_match_json_contract_and_exit_codes(index_dir, tmp_path):

@@ -102,7 +102,7 @@ def check_consistent(root, removed=()):
         assert np.array_equal(np.sort(index.ids()), table.shot_ids)
         exact = VectorIndex(DIM)
         with store._session() as con:
-            for ids, vecs in store._stored_vectors(con, "visual", DIM, table.shot_ids):
+            for ids, vecs in store.stored_vectors(con, "visual", table.shot_ids):
                 exact.add(ids, vecs)
         queries = copies(exact.exact_vectors()[::7], 6)
         _, truth = exact.search(queries, 24)

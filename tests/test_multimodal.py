@@ -48,7 +48,7 @@ def test_sidecar_subtitles_give_a_text_score_and_are_searched_once(matcher, tmp_
     copy = pirate(Clip(str(VIDEO / DOC), 4.0, 16.0), tmp_path / "fansub.mp4", edits=["crop10"])
     shutil.copy(DATA / "documentary-fansub.srt", tmp_path / "fansub.srt")
     searches = Counter()
-    for modality, index in matcher.indexes.items():
+    for modality, index in matcher.reader.indexes.items():
         def counted(vectors, k, modality=modality, search=index.search):
             searches[modality] += 1
             return search(vectors, k)

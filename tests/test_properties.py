@@ -86,6 +86,7 @@ def test_json_output_round_trips(path, duration, rows):
 @given(st.integers(1, 40), st.integers(1, 30), st.integers(0, 2**31 - 1))
 def test_voting_on_random_shots_gives_well_formed_hypotheses(n_ref, n_query, seed):
     from fp.fingerprint.types import Shot
+    from fp.index.reader import neighbours
     from fp.index.store import ShotTable
     from fp.index.vectors import VectorIndex
     from fp.matcher.candidates import VoteParams, peaks, shot_votes
@@ -103,7 +104,7 @@ def test_voting_on_random_shots_gives_well_formed_hypotheses(n_ref, n_query, see
     q /= np.linalg.norm(q, axis=1, keepdims=True)
     shots = [Shot(float(i), float(i) + 1, {"visual": v}) for i, v in enumerate(q)]
     params = VoteParams(knn=5, shot_min_similarity=0.0, max_hypotheses=7, vote_neighbour_weight=0.5)
-    hyps = peaks(shot_votes(shots, {"visual": index}, {"visual": Scale(0.42, 0.6, 0.42, 0.6)}, table, params),
-                 table, params)
+    search = lambda modality, queries, k: neighbours(index, table, queries, k)  # noqa: E731
+    hyps = peaks(shot_votes(shots, search, ["visual"], {"visual": Scale(0.42, 0.6, 0.42, 0.6)}, params), params)
     assert len(hyps) <= 7 and all(h.title_id in ("a", "b", "c") and h.votes > 0 for h in hyps)
     assert [h.votes for h in hyps] == sorted((h.votes for h in hyps), reverse=True)

@@ -36,6 +36,8 @@ def check_consistent(index):
         assert set(snap.shots.title_ids) == titles
         for title in titles:
             assert "visual" in store.tracks(title)
+        for record in snap.tracks.values():  # every committed track has its whole file
+            assert len(store.track_codes(record)) == record.n
         for vectors in snap.vectors.values():  # every vector belongs to a committed shot
             assert set(vectors.ids().tolist()) <= set(snap.shots.shot_ids.tolist())
         if titles:

@@ -3,15 +3,21 @@ import pytest
 
 from fp.fingerprint.shots import build_shots, segment_shots
 from fp.fingerprint.types import FeatureTrack, PictureVariant, QueryFingerprint
+from fp.index.reader import neighbours
 from fp.index.store import ShotTable
 from fp.index.vectors import VectorIndex
-from fp.matcher.align import AlignParams, Scale, align, fuse, runs
+from fp.matcher.align import AlignParams, Scale, align, fuse, reference_window, runs
 from fp.matcher.candidates import VoteParams, candidates, peaks, shot_votes
 
 IDENTITY = {"visual": Scale(0.42, 0.6, 0.42, 0.6)}
 PARAMS = AlignParams(radius=7.0, frame_threshold=0.42, agreement_bonus=0.05, gap_seconds=2.0, min_seconds=2.0,
                      min_score=0.4, max_segments=8)
 VOTES = VoteParams(knn=5, shot_min_similarity=0.3, max_hypotheses=5, vote_neighbour_weight=0.5)
+
+
+def searcher(indexes, table):
+    """`IndexReader.neighbours` over in-memory k-NN indexes and a shot table."""
+    return lambda modality, queries, k: neighbours(indexes[modality], table, queries, k)
 
 
 def shots_of(track, duration):
@@ -110,8 +116,8 @@ def test_votes_peak_at_the_true_title_and_offset():
             sid += 1
     table = ShotTable(np.array(rows), np.array(titles), np.array(starts), np.array(ends), ["ref", "other"])
     query = excerpt(ref, 60, 120)
-    votes = shot_votes(shots_of(query, 30.0), {"visual": index}, IDENTITY, table, VOTES)
-    best = peaks(votes, table, VOTES)[0]
+    votes = shot_votes(shots_of(query, 30.0), searcher({"visual": index}, table), ["visual"], IDENTITY, VOTES)
+    best = peaks(votes, VOTES)[0]
     assert best.title_id == "ref" and best.offset == pytest.approx(30.0, abs=1.0)
 
 
@@ -169,7 +175,7 @@ def test_candidates_search_shared_tracks_once_and_merge_the_variants_that_agree(
                 for name, track in (("picture", copy), ("picture mirrored", noise), ("window", noise))]
     query = QueryFingerprint(None, variants, {"audio": audio}, build_shots({"audio": audio}, spans, 0.5, 30.0))
     scales = {**IDENTITY, "audio": IDENTITY["visual"]}
-    hyps = candidates(query, indexes, scales, table, VOTES)
+    hyps = candidates(query, searcher(indexes, table), ["visual", "audio"], scales, VOTES)
     assert indexes["audio"].searches == 1 and indexes["visual"].searches == 3
     best = hyps[0]
     assert best.title_id == "ref" and best.offset == pytest.approx(30.0, abs=1.0)
@@ -191,3 +197,20 @@ def test_alignment_takes_the_best_picture_variant_per_sample():
                    ref_duration=200.0, query_duration=30.0)
     assert (both.query_start, both.query_end, both.ref_start) == (alone.query_start, alone.query_end, alone.ref_start)
     assert both.score == pytest.approx(alone.score, abs=1e-6)
+
+
+def test_aligning_against_a_window_equals_aligning_against_the_whole_track():
+    ref = random_track(2000, seed=21)
+    query = excerpt(ref, 1500, 1560)
+    query = FeatureTrack("visual", 0.5, query.vectors, query.valid)
+    whole = align({"visual": [query]}, {"visual": ref}, 751.0, IDENTITY, PARAMS, ref_duration=1000.0,
+                  query_duration=30.0)
+    first, stop = reference_window(751.0, 0.5, PARAMS.radius, len(query))
+    assert stop - first < 100  # the radius and the query, not the title
+    part = FeatureTrack("visual", 0.5, ref.vectors[first:stop], ref.valid[first:stop], first * 0.5)
+    windowed = align({"visual": [query]}, {"visual": part}, 751.0, IDENTITY, PARAMS, ref_duration=1000.0,
+                     query_duration=30.0)
+    assert whole and windowed == whole
+    assert whole[0].ref_start == pytest.approx(750.0)
+    assert all(np.array_equal(a.series.values["visual"], b.series.values["visual"], equal_nan=True)
+               for a, b in zip(whole, windowed))

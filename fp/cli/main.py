@@ -19,10 +19,12 @@ from fp.config import Config
 from fp.data.catalogue import scan_catalogue
 from fp.errors import FPError
 from fp.fingerprint.extract import Fingerprinter
+from fp.fingerprint.projection import default_dim
 from fp.index.build import IndexEvent, index_catalogue
 from fp.index.distributed import index_catalogue_ray
 from fp.index.history import RunHistory
-from fp.index.store import RUNTIMES_KEY, IndexStore
+from fp.index.shards import ShardedReader
+from fp.index.store import DB_NAME, RUNTIMES_KEY, IndexStore
 from fp.matcher.matcher import Matcher
 from fp.matcher.policy import DEFAULT_POLICY, Policy
 from fp.report.evidence import check
@@ -122,7 +124,8 @@ def index(
     quiet = quiet or State.quiet
     config = None
     if encoder:
-        config = dataclasses.replace(Config(), visual_encoder=encoder)
+        config = dataclasses.replace(Config(), visual_encoder=encoder,
+                                     visual_dim=default_dim(encoder, Config().visual_dim))
     elif (index_dir / "fp.duckdb").exists():
         with IndexStore.open(index_dir) as store:
             config = store.config
@@ -153,6 +156,21 @@ def runtime_fingerprinter(index_dir: Path, runtime: str | None) -> Fingerprinter
         return None
     with IndexStore.open(index_dir) as store:
         return Fingerprinter(store.config, runtime=runtime)
+
+
+def sharded_matcher(shards: list[Path], address: str | None, keep: bool, runtime: str | None,
+                    history: bool) -> Matcher:
+    """A matcher over the shards' index, served by Ray; runs are recorded in the first shard."""
+    reader = ShardedReader(shards, address=address, keep=keep)
+    try:
+        if history and not (reader.root / DB_NAME).is_file():
+            raise FPError(f"runs are recorded in the first shard, {reader.root}, which this machine cannot "
+                          "read: run fp match on the machine holding it, or add --no-history")
+        return Matcher(reader=reader, fingerprinter=Fingerprinter(reader.config, runtime=runtime)
+                       if runtime is not None else None)
+    except BaseException:
+        reader.close()
+        raise
 
 
 def suspects_of(paths: list[Path]) -> list[Path]:
@@ -198,12 +216,24 @@ def match(
     policy_file: Path = typer.Option(None, "--policy", help="Policy file (TOML); see the README."),
     history: bool = typer.Option(True, help="Record the run in the index's history."),
     runtime: str = typer.Option(None, metavar="NAME", help=RUNTIME_HELP),
+    shard: list[Path] = typer.Option([], "--shard", metavar="DIR", help="Match against a sharded index: "
+                                     "one shard's folder, repeated for each shard, in place of --index "
+                                     "(served by Ray; see docs/sharding.md)."),
+    ray_address: str = typer.Option(None, "--ray-address", metavar="ADDRESS",
+                                    help="With --shard: the Ray cluster (auto, HOST:PORT or ray://HOST:10001)."),
+    keep_shards: bool = typer.Option(False, "--keep-shards", help="With --shard: leave the shards open on "
+                                     "the cluster for the next fp match (and use those already open)."),
 ) -> None:
     """Find copied segments of catalogue titles in FILES. Exit 0: match, 1: no match, 2: error,
     3: review (the policy's verdict; with several files the strongest)."""
     try:
         policy = Policy.load(policy_file) if policy_file else DEFAULT_POLICY
-        matcher = Matcher(index_dir, fingerprinter=runtime_fingerprinter(index_dir, runtime))
+        if not shard and (ray_address is not None or keep_shards):
+            raise FPError(f"{'--ray-address' if ray_address is not None else '--keep-shards'} needs --shard")
+        if shard:
+            matcher = sharded_matcher(shard, ray_address, keep_shards, runtime, history)
+        else:
+            matcher = Matcher(index_dir, fingerprinter=runtime_fingerprinter(index_dir, runtime))
         suspects = suspects_of(files)
     except FPError as exc:
         raise fail(str(exc)) from None
@@ -325,11 +355,14 @@ def info(index_dir: Path = INDEX_OPTION) -> None:
     """Summarise an index: size, configuration, build times."""
     try:
         with IndexStore.open(index_dir) as store:
-            counts, meta, titles = store.counts(), store.meta(), store.titles()
+            counts, meta, titles, usage = store.counts(), store.meta(), store.titles(), store.disk_usage()
     except FPError as exc:
         raise fail(str(exc)) from None
     out.print(f"index       {index_dir}")
     out.print(f"titles      {counts['titles']} ({counts['hours']:.2f} h, {counts['shots']} shots)")
+    per_hour = f", {sum(usage.values()) / 2**20 / counts['hours']:.2f} MB per catalogue hour" if counts["hours"] else ""
+    out.print(f"disk        {sum(usage.values()) / 2**20:.1f} MB ("
+              + ", ".join(f"{part} {size / 2**20:.1f}" for part, size in usage.items() if size) + f"){per_hour}")
     out.print(f"created     {meta.get('created_at', '?')} by fp {meta.get('fp_version', '?')}")
     if titles:
         out.print(f"last added  {max(t.added_at for t in titles):%Y-%m-%d %H:%M:%S}")

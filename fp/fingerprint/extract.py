@@ -16,6 +16,7 @@ from fp.data.subtitles import Cue, read_subtitles
 from fp.errors import MediaError
 from fp.fingerprint.audio import SAMPLE_RATE, AudioEncoder, loudness_db
 from fp.fingerprint.encoders import VisualEncoder
+from fp.fingerprint.projection import projected
 from fp.fingerprint.runtime import load_audio, load_visual, resolve_runtime
 from fp.fingerprint.text import load_text_encoder
 from fp.fingerprint.frames import blank_mask, fill_frames
@@ -78,7 +79,8 @@ class Fingerprinter:
     @property
     def visual(self) -> VisualEncoder:
         if self._visual is None:
-            self._visual = load_visual(self.config.visual_encoder, self.runtime, self.device)
+            self._visual = projected(load_visual(self.config.visual_encoder, self.runtime, self.device),
+                                     self.config.visual_dim)
         return self._visual
 
     @property

@@ -1,13 +1,21 @@
-"""The index folder: a DuckDB database (the source of truth) plus FAISS files derived from it.
+"""The index folder: a DuckDB database of titles and shots, a compact file per track, and FAISS
+files derived from the tracks.
 
 Layout of `DIR`:
-  fp.duckdb            titles, shots, shot vectors, per-second tracks, configuration
-  vectors-<modality>.faiss   k-NN index over shot vectors, rebuilt from the database when stale
-  write.lock           held by the one process allowed to write
+  fp.duckdb                  titles, shots (sample ranges), track records, runs, configuration
+  tracks/<n>-<modality>.npy  one title's track: 8-bit codes, memory-mapped (`fp.index.codes`)
+  vectors-<modality>.faiss   k-NN index over shot vectors, rebuilt from the tracks when stale
+  write.lock                 held by the one process allowed to write
 
-Every title is written in one DuckDB transaction, so a run killed at any point leaves the
-titles committed before it intact; FAISS files are written atomically and checked against the
-database's shot ids when opened.
+Each vector has one source of truth: the track files. A shot's vector is the mean of its track's
+samples (`fp.fingerprint.shots.shot_vector`) and is derived from the stored codes, so the FAISS
+files can always be rebuilt from the tracks; the database holds no vectors.
+
+A title is written in one DuckDB transaction, after its track files (new names, written
+atomically and fsynced): a run killed at any point leaves the titles committed before it intact;
+track files that no commit references are removed when the index is next opened for writing, and
+FAISS files are checked against the database's shot ids when opened. A replaced title's old track
+files are removed after the commit that replaces it (a reader that has them mapped keeps them).
 
 DuckDB lets one process at a time open the file for writing, and none read meanwhile, so no
 connection is held longer than one read or one commit: `fp match` reads while `fp index` is
@@ -19,6 +27,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import math
 import os
 import time
 from contextlib import contextmanager
@@ -33,15 +42,20 @@ from fp import __version__
 from fp.config import Config
 from fp.data.probe import MediaInfo
 from fp.errors import IndexStoreError
+from fp.fingerprint.shots import shot_vector
 from fp.fingerprint.types import FeatureTrack, VideoFingerprint
+from fp.index import codes
 from fp.index.vectors import VectorIndex, factory_string, nlist_for, sized_for
 
 DB_NAME = "fp.duckdb"
+TRACKS_DIR = "tracks"
 MODALITIES = ("visual", "audio", "text")
 LOCK_NAME = "write.lock"
 BUSY_TIMEOUT = 60.0
 """Seconds a connection waits for another process to release the database."""
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
+"""Index format: 2 stores tracks as 8-bit code files and derives shot vectors from them (1 kept
+float vectors in the database)."""
 GENERATION_KEY = "generation"
 """`meta` key counting the commits that change titles: a reader that has loaded the index
 reloads only when it moves (recording a match run does not move it)."""
@@ -51,29 +65,33 @@ RUNTIMES_KEY = "runtimes"
 """`meta` key listing the encoder runtimes that fingerprinted the index's titles (comma-separated,
 in order of first use). Not part of the configuration: every runtime's vectors answer every
 other's (`fp.fingerprint.runtime`)."""
+SNAP_EPSILON = 1e-6
+"""Tolerance when turning a shot's times back into sample positions."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
 CREATE TABLE IF NOT EXISTS titles (
-    title_id VARCHAR PRIMARY KEY, path VARCHAR, duration DOUBLE, fps DOUBLE,
-    width INTEGER, height INTEGER, size_bytes BIGINT, mtime_ns BIGINT,
-    content_hash VARCHAR, added_at TIMESTAMP, probe_json VARCHAR);
+    title_id VARCHAR PRIMARY KEY, title_no BIGINT, path VARCHAR, duration DOUBLE, fps DOUBLE,
+    width INTEGER, height INTEGER, size_bytes BIGINT, mtime_ns BIGINT, content_hash VARCHAR,
+    added_at TIMESTAMP, probe_json VARCHAR, metadata_json VARCHAR);
 CREATE TABLE IF NOT EXISTS shots (
-    shot_id BIGINT PRIMARY KEY, title_id VARCHAR, start_s DOUBLE, end_s DOUBLE);
-CREATE TABLE IF NOT EXISTS shot_vectors (
-    shot_id BIGINT, modality VARCHAR, dim INTEGER, vector BLOB);
+    shot_id BIGINT PRIMARY KEY, title_no BIGINT, first_sample INTEGER, stop_sample INTEGER,
+    start_s DOUBLE, end_s DOUBLE, modalities INTEGER);
+CREATE TABLE IF NOT EXISTS tracks (
+    title_no BIGINT, modality VARCHAR, step DOUBLE, start_s DOUBLE, n INTEGER, dim INTEGER,
+    file VARCHAR);
 CREATE TABLE IF NOT EXISTS runs (
     run_id BIGINT PRIMARY KEY, created_at TIMESTAMP, suspect_path VARCHAR, sha256 VARCHAR,
     verdict VARCHAR, evidence_json VARCHAR);
-CREATE TABLE IF NOT EXISTS tracks (
-    title_id VARCHAR, modality VARCHAR, step DOUBLE, start_s DOUBLE, n INTEGER, dim INTEGER,
-    vectors BLOB, valid BLOB);
-ALTER TABLE titles ADD COLUMN IF NOT EXISTS metadata_json VARCHAR;
 """
-
 
 TITLE_COLUMNS = ("title_id, path, duration, fps, width, height, size_bytes, mtime_ns, content_hash, "
                  "added_at, metadata_json")
+
+
+def modality_bit(modality: str) -> int:
+    """The bit of `modality` in a shot's `modalities` mask."""
+    return 1 << MODALITIES.index(modality)
 
 
 @dataclass(frozen=True)
@@ -93,11 +111,25 @@ class TitleRecord:
 
 
 @dataclass(frozen=True)
+class TrackRecord:
+    """Where one title's track lives and how it is sampled."""
+
+    title_id: str
+    modality: str
+    step: float
+    start: float
+    n: int
+    dim: int
+    file: str
+
+
+@dataclass(frozen=True)
 class ShotTable:
     """All shots of the index as arrays, for turning k-NN ids into (title, time)."""
 
     shot_ids: np.ndarray
     title_index: np.ndarray
+    """Each shot's title, as a position in `title_ids`."""
     starts: np.ndarray
     ends: np.ndarray
     title_ids: list[str]
@@ -112,6 +144,8 @@ class Snapshot:
     titles: list[TitleRecord]
     shots: ShotTable
     vectors: dict[str, VectorIndex]
+    tracks: dict[tuple[str, str], TrackRecord]
+    """By (title, modality)."""
 
 
 class IndexStore:
@@ -142,7 +176,7 @@ class IndexStore:
         """Open (creating if needed) for writing; refuses another configuration or writer."""
         root = Path(root)
         try:
-            root.mkdir(parents=True, exist_ok=True)
+            (root / TRACKS_DIR).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise IndexStoreError(f"{root}: cannot create index folder ({exc.strerror})") from exc
         lock = open(root / LOCK_NAME, "a+")
@@ -155,21 +189,26 @@ class IndexStore:
         try:
             con = cls.connect(root, read_only=False)
             try:
+                has_meta = con.execute("SELECT count(*) FROM information_schema.tables "
+                                       "WHERE table_name = 'meta'").fetchone()[0]
+                if has_meta:
+                    cls._read_config(con, root).check_compatible(config, "this indexing run")
                 con.execute(SCHEMA)
-                stored = con.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
-                if stored is None:
+                if not has_meta:
                     now = datetime.now(timezone.utc).isoformat()
                     con.executemany("INSERT INTO meta VALUES (?, ?)", [
                         ("config", config.to_json()), ("schema_version", SCHEMA_VERSION),
-                        ("created_at", now), ("fp_version", __version__), ("next_shot_id", "1")])
-                else:
-                    Config.from_json(stored[0]).check_compatible(config, "this indexing run")
+                        ("created_at", now), ("fp_version", __version__), ("next_shot_id", "1"),
+                        ("next_title_no", "1")])
+                referenced = {r[0] for r in con.execute("SELECT file FROM tracks").fetchall()}
             finally:
                 con.close()
         except BaseException:
             lock.close()
             raise
-        return cls(root, config, writable=True, lock_handle=lock)
+        store = cls(root, config, writable=True, lock_handle=lock)
+        store._remove_unreferenced(referenced)
+        return store
 
     @staticmethod
     def connect(root: Path, read_only: bool, timeout: float = BUSY_TIMEOUT) -> duckdb.DuckDBPyConnection:
@@ -201,13 +240,21 @@ class IndexStore:
 
     @staticmethod
     def _read_config(con: duckdb.DuckDBPyConnection, root: Path) -> Config:
+        """The index's configuration; refuses an index of another format with one line."""
         try:
-            row = con.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
+            rows = dict(con.execute("SELECT key, value FROM meta "
+                                    "WHERE key IN ('config', 'schema_version')").fetchall())
         except duckdb.Error as exc:
             raise IndexStoreError(f"{root}: not a valid fp index ({exc})") from exc
-        if row is None:
+        if "config" not in rows:
             raise IndexStoreError(f"{root}: index has no recorded configuration")
-        return Config.from_json(row[0])
+        version = rows.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise IndexStoreError(
+                f"{root}: this index was written by an older fp (index format {version}, this fp reads "
+                f"format {SCHEMA_VERSION}); re-index the catalogue into a new folder with "
+                f"`fp index CATALOGUE --index NEW_DIR`")
+        return Config.from_json(rows["config"])
 
     def close(self) -> None:
         if self.writable:
@@ -240,11 +287,12 @@ class IndexStore:
         return [TitleRecord(*row[:-1], json.loads(row[-1] or "{}")) for row in rows]
 
     def snapshot(self, modalities: tuple[str, ...]) -> Snapshot:
-        """Titles, shots and k-NN indexes read in one go: a consistent state even while another
-        process keeps committing titles."""
+        """Titles, shots, track records and k-NN indexes read in one go: a consistent state even
+        while another process keeps committing titles."""
         with self._session() as con:
             return Snapshot(self._titles(con), self._shot_table(con),
-                            {m: v for m in modalities if (v := self._vectors_of(con, m)) is not None})
+                            {m: v for m in modalities if (v := self._vectors_of(con, m)) is not None},
+                            self._track_records(con))
 
     def title(self, title_id: str) -> TitleRecord | None:
         with self._session() as con:
@@ -258,23 +306,46 @@ class IndexStore:
             shots = con.execute("SELECT count(*) FROM shots").fetchone()[0]
         return {"titles": titles, "hours": hours, "shots": shots}
 
-    def tracks(self, title_id: str, content_hash: str | None = None) -> dict[str, FeatureTrack]:
-        """A title's tracks by modality; with `content_hash`, only if the title still has it (a
-        reader keeps answering from the state it opened even if the title was replaced since)."""
+    def disk_usage(self) -> dict[str, int]:
+        """Bytes of every file of the index folder, by part: `tracks`, `database` (DuckDB and its
+        log), `knn` (the FAISS files) and `other` (the lock)."""
+        parts = {"tracks": 0, "database": 0, "knn": 0, "other": 0}
+        for path in self.root.rglob("*"):
+            if path.is_file():
+                part = "tracks" if path.parent.name == TRACKS_DIR else "database" if path.name.startswith(DB_NAME) \
+                    else "knn" if path.suffix == ".faiss" else "other"
+                parts[part] += path.stat().st_size
+        return parts
+
+    def track_records(self) -> dict[tuple[str, str], TrackRecord]:
         with self._session() as con:
-            rows = con.execute(
-                "SELECT t.modality, t.step, t.start_s, t.n, t.dim, t.vectors, t.valid FROM tracks t "
-                "JOIN titles USING (title_id) WHERE title_id = ? AND (? IS NULL OR content_hash = ?)",
-                [title_id, content_hash, content_hash]).fetchall()
-        return {row[0]: self._track(*row) for row in rows}
+            return self._track_records(con)
+
+    @staticmethod
+    def _track_records(con) -> dict[tuple[str, str], TrackRecord]:
+        rows = con.execute("SELECT t.title_id, k.modality, k.step, k.start_s, k.n, k.dim, k.file "
+                           "FROM tracks k JOIN titles t USING (title_no)").fetchall()
+        return {(r[0], r[1]): TrackRecord(*r) for r in rows}
+
+    def tracks(self, title_id: str) -> dict[str, FeatureTrack]:
+        """A title's whole tracks by modality, decoded."""
+        return {m: self.read_track(rec) for (t, m), rec in self.track_records().items() if t == title_id}
 
     def track(self, title_id: str, modality: str) -> FeatureTrack | None:
         return self.tracks(title_id).get(modality)
 
-    @staticmethod
-    def _track(modality: str, step, start, n, dim, vectors, valid) -> FeatureTrack:
-        vecs = np.frombuffer(vectors, np.float16).reshape(n, dim).astype(np.float32)
-        return FeatureTrack(modality, step, vecs, np.frombuffer(valid, np.bool_).copy(), start)
+    def read_track(self, record: TrackRecord, first: int = 0, stop: int | None = None) -> FeatureTrack:
+        """Samples [first, stop) of a stored track, decoded (a window reads only its own pages)."""
+        return window(record, self.track_codes(record), first, stop)
+
+    def track_codes(self, record: TrackRecord) -> np.ndarray:
+        """The memory-mapped codes of a track; IndexStoreError when its file is gone."""
+        path = self.root / TRACKS_DIR / record.file
+        try:
+            return codes.open_codes(path)
+        except (OSError, ValueError) as exc:
+            raise IndexStoreError(f"{path}: track file missing or unreadable ({exc}); "
+                                  "re-index the title") from exc
 
     def shot_table(self) -> ShotTable:
         with self._session() as con:
@@ -282,17 +353,14 @@ class IndexStore:
 
     @staticmethod
     def _shot_table(con) -> ShotTable:
-        rows = con.execute(
-            "SELECT shot_id, title_id, start_s, end_s FROM shots ORDER BY shot_id").fetchall()
-        title_ids = sorted({r[1] for r in rows})
-        position = {t: i for i, t in enumerate(title_ids)}
-        return ShotTable(
-            np.array([r[0] for r in rows], np.int64),
-            np.array([position[r[1]] for r in rows], np.int64),
-            np.array([r[2] for r in rows], np.float64),
-            np.array([r[3] for r in rows], np.float64),
-            title_ids,
-        )
+        """Built by DuckDB as arrays, without a Python object per shot."""
+        titles = con.execute("SELECT title_no, title_id FROM titles ORDER BY title_no").fetchnumpy()
+        shots = con.execute("SELECT shot_id, title_no, start_s, end_s FROM shots ORDER BY shot_id").fetchnumpy()
+        numbers = np.asarray(titles["title_no"], np.int64)
+        return ShotTable(np.asarray(shots["shot_id"], np.int64),
+                         np.searchsorted(numbers, np.asarray(shots["title_no"], np.int64)),
+                         np.asarray(shots["start_s"], np.float64), np.asarray(shots["end_s"], np.float64),
+                         [str(t) for t in titles["title_id"]])
 
     def vectors(self, modality: str) -> VectorIndex | None:
         """The k-NN index of one modality, brought in line with the database if stale."""
@@ -302,8 +370,7 @@ class IndexStore:
         return self._vectors[modality]
 
     def _vectors_of(self, con, modality: str) -> VectorIndex | None:
-        dims = con.execute("SELECT DISTINCT dim FROM shot_vectors WHERE modality = ?",
-                           [modality]).fetchall()
+        dims = con.execute("SELECT DISTINCT dim FROM tracks WHERE modality = ?", [modality]).fetchall()
         if not dims:
             return None
         dim = int(dims[0][0])
@@ -312,32 +379,44 @@ class IndexStore:
         wanted = self._shot_ids(con, modality)
         have = index.ids()
         index.remove(np.setdiff1d(have, wanted))
-        for ids, vectors in self._stored_vectors(con, modality, dim, np.setdiff1d(wanted, have)):
+        for ids, vectors in self.stored_vectors(con, modality, np.setdiff1d(wanted, have)):
             index.add(ids, vectors)
         return index
 
     @staticmethod
     def _shot_ids(con, modality: str) -> np.ndarray:
-        return con.execute("SELECT shot_id FROM shot_vectors WHERE modality = ? ORDER BY shot_id",
-                           [modality]).fetchnumpy()["shot_id"].astype(np.int64)
+        return con.execute("SELECT shot_id FROM shots WHERE (modalities & ?) != 0 ORDER BY shot_id",
+                           [modality_bit(modality)]).fetchnumpy()["shot_id"].astype(np.int64)
 
-    @staticmethod
-    def _stored_vectors(con, modality: str, dim: int, ids: np.ndarray, chunk: int = 50_000):
-        """Yield (ids, vectors) of the stored shot vectors `ids` (sorted), a chunk at a time."""
-        for lo in range(0, len(ids), chunk):
-            part = ids[lo:lo + chunk]
-            rows = con.execute(
-                "SELECT shot_id, vector FROM shot_vectors JOIN (SELECT unnest(?::BIGINT[]) AS shot_id) "
-                "USING (shot_id) WHERE modality = ? AND shot_id BETWEEN ? AND ? ORDER BY shot_id",
-                [part.tolist(), modality, int(part[0]), int(part[-1])]).fetchnumpy()
-            yield (rows["shot_id"].astype(np.int64),
-                   np.frombuffer(b"".join(rows["vector"]), np.float32).reshape(-1, dim))
+    def stored_vectors(self, con, modality: str, ids: np.ndarray):
+        """Yield (ids, vectors) of shots `ids` (sorted), a title at a time, derived from the
+        stored tracks exactly as they were when the title was written."""
+        if not len(ids):
+            return
+        shots = con.execute(
+            "SELECT s.shot_id, s.first_sample, s.stop_sample, k.step, k.start_s, k.n, k.dim, k.file, "
+            "t.title_id FROM shots s JOIN (SELECT unnest(?::BIGINT[]) AS shot_id) USING (shot_id) "
+            "JOIN tracks k ON k.title_no = s.title_no AND k.modality = ? "
+            "JOIN titles t ON t.title_no = s.title_no ORDER BY k.file, s.shot_id",
+            [ids.tolist(), modality]).fetchnumpy()
+        files = shots["file"]
+        bounds = np.flatnonzero(np.r_[True, files[1:] != files[:-1], True])
+        for lo, hi in zip(bounds[:-1], bounds[1:]):
+            record = TrackRecord(str(shots["title_id"][lo]), modality, float(shots["step"][lo]),
+                                 float(shots["start_s"][lo]), int(shots["n"][lo]), int(shots["dim"][lo]),
+                                 str(files[lo]))
+            track = self.read_track(record)
+            found = [(int(i), shot_vector(track, int(a), int(b))) for i, a, b in zip(
+                shots["shot_id"][lo:hi], shots["first_sample"][lo:hi], shots["stop_sample"][lo:hi])]
+            found = [(i, v) for i, v in found if v is not None]
+            if found:
+                yield np.array([i for i, _ in found], np.int64), np.stack([v for _, v in found])
 
     def _restructured(self, con, modality: str, index: VectorIndex) -> VectorIndex | None:
         """A rebuilt index when `index` no longer suits its size, else None: exact up to
         `Config.exact_index_max_vectors`, compressed past it (back to exact below half of it), and
         retrained once it holds `Config.retrain_growth` times what its inverted lists were sized
-        for. Built from the stored vectors: nothing is fingerprinted again."""
+        for. Built from the stored tracks: nothing is fingerprinted again."""
         cfg, n = self.config, len(index)
         if index.exact:
             if n <= cfg.exact_index_max_vectors:
@@ -352,9 +431,9 @@ class IndexStore:
             factory = factory_string(cfg.compressed_index, n)
             size = min(n, max(cfg.training_vectors, 64 * nlist_for(n)))
             sample = np.sort(np.random.default_rng(0).choice(ids, size, replace=False))
-            training = np.concatenate([v for _, v in self._stored_vectors(con, modality, index.dim, sample)])
+            training = np.concatenate([v for _, v in self.stored_vectors(con, modality, sample)])
             rebuilt = VectorIndex.compressed(index.dim, factory, training, cfg.probe_fraction)
-        for chunk_ids, vectors in self._stored_vectors(con, modality, index.dim, ids):
+        for chunk_ids, vectors in self.stored_vectors(con, modality, ids):
             rebuilt.add(chunk_ids, vectors)
         return rebuilt
 
@@ -370,47 +449,51 @@ class IndexStore:
 
     def put_title(self, title_id: str, fingerprint: VideoFingerprint, content_hash: str,
                   mtime_ns: int, metadata: dict | None = None) -> None:
-        """Insert or replace one title, atomically."""
+        """Insert or replace one title, atomically: its track files first, then one commit."""
         self._require_writable()
         info: MediaInfo = fingerprint.info
         with self._session() as con:
-            self._write_title(con, title_id, info, fingerprint, content_hash, mtime_ns, metadata or {})
+            number = int(con.execute("SELECT value FROM meta WHERE key = 'next_title_no'").fetchone()[0])
+            con.execute("UPDATE meta SET value = ? WHERE key = 'next_title_no'", [str(number + 1)])
+            stored = {}
+            for modality, track in fingerprint.tracks.items():
+                self._vector_path(modality)  # a known modality
+                file = f"{number}-{modality}.npy"
+                packed = codes.encode(track.vectors, track.valid)
+                codes.write(self.root / TRACKS_DIR / file, packed)
+                stored[modality] = (track, file, codes.decode(packed)[1])
+            old = self._write_title(con, title_id, number, info, fingerprint, stored, content_hash,
+                                    mtime_ns, metadata or {})
+        self._remove_files(old)
         self._vectors.clear()
 
-    def _write_title(self, con, title_id: str, info: MediaInfo, fingerprint: VideoFingerprint,
-                     content_hash: str, mtime_ns: int, metadata: dict) -> None:
+    def _write_title(self, con, title_id: str, number: int, info: MediaInfo, fingerprint: VideoFingerprint,
+                     stored: dict, content_hash: str, mtime_ns: int, metadata: dict) -> list[str]:
+        """One transaction; returns the track files of the title it replaced."""
         con.execute("BEGIN TRANSACTION")
         try:
-            self._delete_title_rows(con, title_id)
+            old = self._delete_title_rows(con, title_id)
             next_id = int(con.execute("SELECT value FROM meta WHERE key = 'next_shot_id'").fetchone()[0])
             width, height = info.display_size
             con.execute(
-                "INSERT INTO titles (title_id, path, duration, fps, width, height, size_bytes, mtime_ns, "
-                "content_hash, added_at, probe_json, metadata_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [title_id, str(Path(info.path).resolve()), info.duration, info.fps, width, height,
+                "INSERT INTO titles (title_id, title_no, path, duration, fps, width, height, size_bytes, "
+                "mtime_ns, content_hash, added_at, probe_json, metadata_json) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [title_id, number, str(Path(info.path).resolve()), info.duration, info.fps, width, height,
                  info.size_bytes, mtime_ns, content_hash, datetime.now(timezone.utc),
                  json.dumps(info.to_dict()), json.dumps(metadata)])
-            shot_rows, vector_rows = [], []
-            for offset, shot in enumerate(fingerprint.shots):
-                shot_id = next_id + offset
-                shot_rows.append((shot_id, title_id, shot.start, shot.end))
-                for modality, vec in shot.vectors.items():
-                    vector_rows.append((shot_id, modality, len(vec), vec.astype(np.float32).tobytes()))
-            if shot_rows:
-                con.executemany("INSERT INTO shots VALUES (?, ?, ?, ?)", shot_rows)
-            if vector_rows:
-                con.executemany("INSERT INTO shot_vectors VALUES (?, ?, ?, ?)", vector_rows)
-            for modality, track in fingerprint.tracks.items():
-                con.execute("INSERT INTO tracks VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [
-                    title_id, modality, track.step, track.start, len(track), track.dim,
-                    track.vectors.astype(np.float16).tobytes(), track.valid.astype(np.bool_).tobytes()])
-            con.execute("UPDATE meta SET value = ? WHERE key = 'next_shot_id'",
-                        [str(next_id + len(shot_rows))])
+            rows = shot_rows(fingerprint, stored, next_id, number)
+            if rows:
+                con.executemany("INSERT INTO shots VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            con.executemany("INSERT INTO tracks VALUES (?, ?, ?, ?, ?, ?, ?)", [
+                (number, m, t.step, t.start, len(t), t.dim, file) for m, (t, file, _) in stored.items()])
+            con.execute("UPDATE meta SET value = ? WHERE key = 'next_shot_id'", [str(next_id + len(rows))])
             con.execute(BUMP_GENERATION)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
+        return old
 
     def record_runtime(self, runtime: str) -> None:
         """Add `runtime` to those that fingerprinted titles of this index (meta `runtimes`)."""
@@ -431,33 +514,48 @@ class IndexStore:
             con.execute(BUMP_GENERATION)
 
     def remove_title(self, title_id: str) -> None:
-        """Remove a title with its shots, vectors and tracks, atomically."""
+        """Remove a title with its shots and tracks, atomically."""
         self._require_writable()
         with self._session() as con:
             con.execute("BEGIN TRANSACTION")
             try:
-                self._delete_title_rows(con, title_id)
+                old = self._delete_title_rows(con, title_id)
                 con.execute(BUMP_GENERATION)
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
+        self._remove_files(old)
         self._vectors.clear()
 
     @staticmethod
-    def _delete_title_rows(con, title_id: str) -> None:
-        con.execute("DELETE FROM shot_vectors WHERE shot_id IN "
-                    "(SELECT shot_id FROM shots WHERE title_id = ?)", [title_id])
+    def _delete_title_rows(con, title_id: str) -> list[str]:
+        """Delete a title's rows (inside the caller's transaction); returns its track files."""
+        row = con.execute("SELECT title_no FROM titles WHERE title_id = ?", [title_id]).fetchone()
+        if row is None:
+            return []
+        files = [r[0] for r in con.execute("SELECT file FROM tracks WHERE title_no = ?", [row[0]]).fetchall()]
         for table in ("shots", "tracks", "titles"):
-            con.execute(f"DELETE FROM {table} WHERE title_id = ?", [title_id])
+            con.execute(f"DELETE FROM {table} WHERE title_no = ?", [row[0]])
+        return files
+
+    def _remove_files(self, files: list[str]) -> None:
+        for file in files:
+            (self.root / TRACKS_DIR / file).unlink(missing_ok=True)
+
+    def _remove_unreferenced(self, referenced: set[str]) -> None:
+        """Track files no commit references: left by a run killed between writing them and its
+        commit (or between a commit and removing a replaced title's files)."""
+        for path in (self.root / TRACKS_DIR).iterdir():
+            if path.name not in referenced:
+                path.unlink(missing_ok=True)
 
     def save_vectors(self) -> None:
         """Bring every modality's FAISS file in line with the database."""
         self._require_writable()
         self._vectors.clear()
         with self._session() as con:
-            modalities = [r[0] for r in con.execute(
-                "SELECT DISTINCT modality FROM shot_vectors").fetchall()]
+            modalities = [r[0] for r in con.execute("SELECT DISTINCT modality FROM tracks").fetchall()]
         for modality in modalities:
             index = self.vectors(modality)
             if index is None:
@@ -470,3 +568,36 @@ class IndexStore:
         for stale in self.root.glob("vectors-*.faiss"):
             if stale.stem.removeprefix("vectors-") not in modalities:
                 stale.unlink()
+
+
+def window(record: TrackRecord, stored: np.ndarray, first: int = 0, stop: int | None = None) -> FeatureTrack:
+    """Samples [first, stop) of a track's codes (clipped to the track), decoded; the window's
+    `start` says where it lies."""
+    first = max(0, first)
+    stop = record.n if stop is None else max(first, min(stop, record.n))
+    vectors, valid = codes.decode(stored[first:stop])
+    return FeatureTrack(record.modality, record.step, vectors, valid, record.start + first * record.step)
+
+
+def shot_rows(fingerprint: VideoFingerprint, stored: dict, first_id: int, title_no: int) -> list[tuple]:
+    """The `shots` rows of a title: each shot's sample range and the modalities with a vector (a
+    shot's vector is the mean of its stored samples: it has one where any of them has content)."""
+    step = next(iter(stored.values()))[0].step if stored else 1.0
+    n = max((len(track) for track, _, _ in stored.values()), default=0)
+    rows = []
+    for offset, shot in enumerate(fingerprint.shots):
+        first, stop = sample_range(shot.start, shot.end, step, n)
+        mask = 0
+        for modality, (_, _, valid) in stored.items():
+            if valid[first:stop].any():
+                mask |= modality_bit(modality)
+        rows.append((first_id + offset, title_no, first, stop, shot.start, shot.end, mask))
+    return rows
+
+
+def sample_range(start: float, end: float, step: float, n: int) -> tuple[int, int]:
+    """The samples [first, stop) a shot of [start, end) seconds spans (its end may have been cut
+    to the media's duration, inside its last sample)."""
+    first = int(round(start / step))
+    stop = min(n, math.ceil(end / step - SNAP_EPSILON))
+    return min(first, n), max(stop, min(first, n))

@@ -77,28 +77,36 @@ class AlignedSegment:
     plots them)."""
 
 
+def first_sample(track: FeatureTrack) -> int:
+    """The position in its whole track of a track's (or window's) first sample."""
+    return int(round(track.start / track.step))
+
+
 def diagonal(query: FeatureTrack, ref: FeatureTrack, shift: int, length: int) -> np.ndarray:
-    """Similarity of query sample t with reference sample t + shift; NaN without content."""
+    """Similarity of query sample t with reference sample t + shift; NaN without content. `ref`
+    may be a window of the reference's track (`FeatureTrack.start`)."""
     out = np.full(length, np.nan, np.float32)
-    t0, t1 = _overlap(query, ref, shift, length)
+    t0, t1, r = _overlap(query, ref, shift, length)
     if t1 > t0:
-        sims = np.einsum("ij,ij->i", query.vectors[t0:t1], ref.vectors[t0 + shift:t1 + shift])
-        usable = query.valid[t0:t1] & ref.valid[t0 + shift:t1 + shift]
+        sims = np.einsum("ij,ij->i", query.vectors[t0:t1], ref.vectors[t0 + r:t1 + r])
+        usable = query.valid[t0:t1] & ref.valid[t0 + r:t1 + r]
         out[t0:t1] = np.where(usable, sims, np.nan)
     return out
 
 
-def _overlap(query: FeatureTrack, ref: FeatureTrack, shift: int, length: int) -> tuple[int, int]:
-    """The query samples [lo, hi) that have a reference sample at this shift."""
-    return max(0, -shift), min(len(query), len(ref) - shift, length)
+def _overlap(query: FeatureTrack, ref: FeatureTrack, shift: int, length: int) -> tuple[int, int, int]:
+    """The query samples [lo, hi) that have a reference sample at this shift, and the shift
+    within `ref`'s own samples."""
+    r = shift - first_sample(ref)
+    return max(0, -r), min(len(query), len(ref) - r, length), r
 
 
 def _both_blank(query: FeatureTrack, ref: FeatureTrack, shift: int, length: int) -> np.ndarray:
     """Query samples without content whose reference sample at this shift has none either."""
     out = np.zeros(length, bool)
-    t0, t1 = _overlap(query, ref, shift, length)
+    t0, t1, r = _overlap(query, ref, shift, length)
     if t1 > t0:
-        out[t0:t1] = ~query.valid[t0:t1] & ~ref.valid[t0 + shift:t1 + shift]
+        out[t0:t1] = ~query.valid[t0:t1] & ~ref.valid[t0 + r:t1 + r]
     return out
 
 
@@ -162,6 +170,19 @@ class AlignParams:
                    cfg.min_segment_seconds, cfg.candidate_threshold, cfg.max_segments_per_hypothesis)
 
 
+def shift_band(offset: float, step: float, radius: float) -> range:
+    """The sample shifts alignment tries around a voted `offset` (seconds)."""
+    center, width = int(round(offset / step)), int(np.ceil(radius / step))
+    return range(center - width, center + width + 1)
+
+
+def reference_window(offset: float, step: float, radius: float, query_samples: int) -> tuple[int, int]:
+    """The reference samples [first, stop) that aligning a query of `query_samples` samples at
+    `offset` (within `radius`) can touch: all a windowed read needs."""
+    band = shift_band(offset, step, radius)
+    return max(0, band.start), max(0, band.stop - 1 + query_samples)
+
+
 def best_diagonal(alternatives: list[FeatureTrack], ref: FeatureTrack, shift: int, length: int) -> np.ndarray:
     """Per sample, the best similarity of any alternative query track (picture variants)."""
     diagonals = [diagonal(track, ref, shift, length) for track in alternatives]
@@ -192,8 +213,7 @@ def align(
         raise ValueError(f"tracks sampled at different steps: {sorted(steps)}")
     step = steps.pop()
     length = max(len(track) for m in modalities for track in query[m])
-    center, width = int(round(offset / step)), int(np.ceil(params.radius / step))
-    shifts = range(center - width, center + width + 1)
+    shifts = shift_band(offset, step, params.radius)
     raw = {s: {m: best_diagonal(query[m], ref[m], s, length) for m in modalities} for s in shifts}
     fused = {s: fuse(raw[s], scales, params.frame_threshold, params.agreement_bonus) for s in shifts}
     free = np.ones(length, bool)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from fp.config import Config
 from fp.matcher.align import AlignedSegment
+from fp.matcher.calibration import decision_threshold
 from fp.matcher.types import Match
 
 Found = tuple[str, AlignedSegment]
@@ -31,14 +32,20 @@ class DecisionParams:
     outshone_power: float
     shared_content_titles: int
     match_threshold: float
+    """The decision threshold: `Config.match_threshold`, or the false-match tail's threshold where
+    that is higher and enforced (`fp.matcher.calibration.decision_threshold`)."""
     min_match_seconds: float
 
     @classmethod
-    def from_config(cls, cfg: Config) -> DecisionParams:
+    def from_config(cls, cfg: Config, catalogue_hours: float | None = None) -> DecisionParams:
+        """`match_threshold` is the decision threshold: the configured one, raised where the
+        false-match tail (`fp.matcher.calibration.decision_threshold`) needs it at the larger of
+        `false_match_hours` and `catalogue_hours` (the index's size, when the caller knows it)."""
         return cls(gap_seconds=cfg.gap_seconds, dedupe_overlap=cfg.dedupe_overlap, cover_share=cfg.cover_share,
                    chain_overlap_seconds=cfg.chain_overlap_seconds, chain_rate_tolerance=cfg.chain_rate_tolerance,
                    rival_margin=cfg.rival_margin, outshone_power=cfg.outshone_power,
-                   shared_content_titles=cfg.shared_content_titles, match_threshold=cfg.match_threshold,
+                   shared_content_titles=cfg.shared_content_titles,
+                   match_threshold=decision_threshold(cfg, catalogue_hours),
                    min_match_seconds=cfg.min_match_seconds)
 
 

@@ -6,20 +6,18 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
-from collections import OrderedDict
+from collections.abc import Callable
 
 from fp.config import Config
 from fp.data.probe import probe
 from fp.errors import Cancelled, MediaError
 from fp.fingerprint.extract import Fingerprinter
-from fp.fingerprint.types import FeatureTrack, QueryFingerprint
-from fp.index.store import MODALITIES, IndexStore
-from fp.matcher.align import PRIMARY, AlignedSegment, AlignParams, Scale, align
+from fp.fingerprint.types import QueryFingerprint
+from fp.index.reader import IndexReader
+from fp.matcher.align import PRIMARY, AlignedSegment, AlignParams, Scale, align, reference_window
 from fp.matcher.candidates import VoteParams, candidates
 from fp.matcher.decisions import DecisionParams, decide
 from fp.matcher.types import Hypothesis, MatchReport
-
-TRACK_CACHE = 32
 
 
 def modality_scales(cfg: Config) -> dict[str, Scale]:
@@ -35,27 +33,25 @@ def modality_scales(cfg: Config) -> dict[str, Scale]:
 class Matcher:
     """Matches suspect files against an index. Open once, call :meth:`match` many times."""
 
-    def __init__(self, index_dir: str | os.PathLike, config: Config | None = None,
-                 fingerprinter: Fingerprinter | None = None):
-        self.store = IndexStore.open(index_dir)
+    def __init__(self, index_dir: str | os.PathLike | None = None, config: Config | None = None,
+                 fingerprinter: Fingerprinter | None = None, *, reader=None):
+        """Open the index at `index_dir`, or match through `reader` (an `IndexReader` or a
+        `fp.index.shards.ShardedReader`)."""
+        self.reader = reader if reader is not None else IndexReader(index_dir)
         if config is not None:
-            self.store.config.check_compatible(config)
+            self.reader.config.check_compatible(config)
         # Fingerprint settings come from the index; thresholds from the caller or this release.
-        self.config = dataclasses.replace(config or Config(), **self.store.config.fingerprint_settings())
+        self.config = dataclasses.replace(config or Config(), **self.reader.config.fingerprint_settings())
         self.fingerprinter = fingerprinter or Fingerprinter(self.config)
         self.scales = modality_scales(self.config)
         self.votes = VoteParams.from_config(self.config)
         self.alignment = AlignParams.from_config(self.config)
         self.decisions = DecisionParams.from_config(self.config)
-        snapshot = self.store.snapshot(MODALITIES)
-        self.table, self.indexes = snapshot.shots, snapshot.vectors
-        self.titles = snapshot.titles
-        self.durations = {t.title_id: t.duration for t in snapshot.titles}
-        self.hashes = {t.title_id: t.content_hash for t in snapshot.titles}
-        self._tracks: OrderedDict[str, dict[str, FeatureTrack]] = OrderedDict()
+        self.titles = self.reader.titles
+        self.durations = {t.title_id: t.duration for t in self.titles}
 
     def close(self) -> None:
-        self.store.close()
+        self.reader.close()
 
     def __enter__(self) -> Matcher:
         return self
@@ -81,8 +77,14 @@ class Matcher:
         if not info.has_video:
             raise MediaError(f"{info.path}: has no video stream")
         query = self.fingerprinter.query_fingerprint(info, on_progress=check_cancel)
+        return self.match_fingerprint(query, min_score=min_score, check_cancel=check_cancel)
+
+    def match_fingerprint(self, query: QueryFingerprint, *, min_score: float | None = None,
+                          check_cancel: Callable[[], None] = lambda: None) -> MatchReport:
+        """:meth:`match` for a suspect already fingerprinted."""
+        info = query.info
         segments = []
-        for hyp in candidates(query, self.indexes, self.scales, self.table, self.votes):
+        for hyp in candidates(query, self.reader.neighbours, self.reader.modalities, self.scales, self.votes):
             check_cancel()
             segments += [(hyp.title_id, seg) for seg in self._localise(query, hyp)]
         matches = decide(segments, self.decisions)
@@ -91,22 +93,17 @@ class Matcher:
         else:
             kept = [m for m in matches if m.score >= min_score]
         kept.sort(key=lambda m: (-m.score, m.query_start))
-        return MatchReport(str(path), info.duration, kept, info)
+        return MatchReport(str(info.path), info.duration, kept, info)
 
     def _localise(self, query: QueryFingerprint, hyp: Hypothesis) -> list[AlignedSegment]:
         """The segments of one hypothesis: its picture variants (the best per sample) and the
-        shared soundtrack and subtitles aligned with the title near its offset."""
+        shared soundtrack and subtitles aligned with the window of the title that the search
+        radius around its offset can reach (nothing else of the title is read)."""
         variants = [v.track for v in query.variants if v.name in hyp.variants]
         tracks = {PRIMARY: variants, **{m: [track] for m, track in query.tracks.items()}}
-        return align(tracks, self._title_tracks(hyp.title_id), hyp.offset, self.scales, self.alignment,
+        step = variants[0].step
+        first, stop = reference_window(hyp.offset, step, self.alignment.radius,
+                                       max(len(t) for ts in tracks.values() for t in ts))
+        ref = self.reader.window(hyp.title_id, first, stop)
+        return align(tracks, ref, hyp.offset, self.scales, self.alignment,
                      ref_duration=self.durations[hyp.title_id], query_duration=query.info.duration)
-
-    def _title_tracks(self, title_id: str) -> dict[str, FeatureTrack]:
-        if title_id in self._tracks:
-            self._tracks.move_to_end(title_id)
-            return self._tracks[title_id]
-        tracks = self.store.tracks(title_id, self.hashes[title_id])
-        self._tracks[title_id] = tracks
-        if len(self._tracks) > TRACK_CACHE:
-            self._tracks.popitem(last=False)
-        return tracks

@@ -27,7 +27,7 @@ def build_evidence(report: MatchReport, matcher: Matcher, policy: Policy = DEFAU
     info = report.info or probe(path)
     verdict, per_title = apply_policy(report, matcher.durations, policy, matcher.config)
     records = {t.title_id: t for t in matcher.titles}
-    meta = matcher.store.meta()
+    meta = matcher.reader.meta()
     titles = []
     for tv in per_title:
         rec = records.get(tv.title_id)
@@ -40,7 +40,7 @@ def build_evidence(report: MatchReport, matcher: Matcher, policy: Policy = DEFAU
     return Evidence(
         report=shown, verdict=verdict, titles=titles,
         suspect=SuspectFile(str(shown.query_path), file_sha256(path), info.size_bytes, info.to_dict()),
-        index=IndexProvenance(str(matcher.store.root), meta.get("created_at"),
+        index=IndexProvenance(str(matcher.reader.root), meta.get("created_at"),
                               updated.isoformat() if updated else None, json.loads(meta["config"])),
         policy=[dataclasses.asdict(rule) for rule in policy.rules],
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), fp_version=__version__)
@@ -54,6 +54,6 @@ def check(matcher: Matcher, path: str | Path, *, policy: Policy = DEFAULT_POLICY
     report = matcher.match(path, min_score=min_score, cancel=cancel)
     evidence = build_evidence(report, matcher, policy, label)
     if record:
-        evidence.run_id = RunHistory(matcher.store.root).record(
+        evidence.run_id = RunHistory(matcher.reader.root).record(
             evidence.suspect.path, evidence.suspect.sha256, evidence.verdict, evidence.to_dict())
     return evidence
