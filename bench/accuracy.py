@@ -1,7 +1,7 @@
 """Matching quality on a public benchmark built from ../shared/media: fp against the vPDQ and
 MPEG-7 signature anchors, scored by the same code (bench/metrics.py, VSC22 / VCSL metrics).
 
-    python -m bench.accuracy [--queries N] [--seed S] [--workdir DIR] [--no-anchors] [-v]
+    python -m bench.accuracy [--queries N] [--seed S] [--workdir DIR] [--encoder NAME] [--no-anchors] [-v]
     (or `make bench-accuracy`, which also installs the anchors)
 
 A catalogue of 15 titles; N pirated queries, each an excerpt of 4-30 s through a chain of 1-3
@@ -16,6 +16,7 @@ folder, so a second run only matches.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import random
 import statistics
@@ -226,6 +227,11 @@ def default_workdir(seed: int, queries: int) -> Path:
     return Path.home() / ".cache" / "fp-match" / f"bench-accuracy-{seed}-{queries}"
 
 
+def index_dir(work: Path, encoder: str) -> Path:
+    """The work folder's index of picture encoder `encoder` (one per encoder)."""
+    return work / f"index-{Path(encoder).stem.replace(':', '_')}"
+
+
 def prepare_catalogue(work: Path) -> None:
     """The work folder's catalogue (links to ../shared/media) and its queries folder."""
     (work / "queries").mkdir(parents=True, exist_ok=True)
@@ -242,16 +248,19 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--no-anchors", action="store_true")
+    parser.add_argument("--encoder", default=Config().visual_encoder,
+                        help="picture encoder (default: fp's); each encoder has its own index in the work folder")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args()
     work = args.workdir or default_workdir(args.seed, args.queries)
     prepare_catalogue(work)
     queries = build_queries(work / "queries", args.queries, args.seed)
-    summary = index_catalogue(work / "catalogue", work / "index", Config())
+    index = index_dir(work, args.encoder)
+    summary = index_catalogue(work / "catalogue", index, dataclasses.replace(Config(), visual_encoder=args.encoder))
     print(f"catalogue: {len(summary.added) + len(summary.unchanged) + len(summary.replaced)} titles; queries: "
           f"{sum(not q.negative for q in queries)} copies, {sum(q.negative for q in queries)} negatives")
 
-    systems = {"fp": run_fp(work / "index", queries)}
+    systems = {"fp": run_fp(index, queries)}
     if not args.no_anchors:
         from bench.anchors import SignatureAnchor, VpdqAnchor
 

@@ -4,35 +4,38 @@ only windows of it; stored codes keep real tracks' similarities."""
 import numpy as np
 import pytest
 
-from bench.catalogue_scale import COPY_CLIP, COPY_EDITS, COPY_SOURCE, PLANT_MINUTE, TrackModel, synthetic_title
+from bench.catalogue_scale import (COPY_CLIP, PLANT_MINUTE, PLANTED_CLIPS, copy_suspect, drop_cache, read_bytes,
+                                   spliced, synthetic_title, track_models)
 from conftest import VIDEO
 from fp.config import Config
 from fp.data import probe
-from fp.data.edits import Clip, pirate
 from fp.index import codes
 from fp.index.reader import IndexReader
 from fp.index.store import IndexStore
 from fp.matcher import Matcher
 
 LONG_MINUTES = 60.0
+SHAPE_CLIPS = ("bower_bbb_480p_30s.mp4", "psd_goldeneye_rotated_audio.mp4", "videollava_demo1_baby.mp4")
+"""Real footage with picture and sound, other than the planted clips: what the synthetic
+footage is modelled on."""
+WINDOW_READ_LIMIT = 1 << 20
+"""Most bytes a window of a track may read from disk (the device's read-ahead is 8 MB here)."""
 
 
 @pytest.fixture(scope="module")
 def long_index(tmp_path_factory, fingerprinter):
     """Two 60-minute titles of synthetic footage shaped like real clips' tracks; the first holds
-    the real fingerprint of a clip from minute 40."""
+    the real fingerprint of real footage (picture and sound) from minute 40."""
     root = tmp_path_factory.mktemp("long")
-    shape = [fingerprinter.fingerprint(VIDEO / name) for name in ("mejs_echo-hereweare.webm", "videollava_demo22_drums.mp4")]
-    models = {m: TrackModel(np.concatenate([f.tracks[m].vectors[f.tracks[m].valid] for f in shape]))
-              for m in ("visual", "audio")}
-    planted = fingerprinter.fingerprint(VIDEO / COPY_SOURCE)
+    planted_path = spliced(root, "planted", PLANTED_CLIPS)
+    planted = fingerprinter.fingerprint(planted_path)
+    models = track_models([fingerprinter.fingerprint(VIDEO / name) for name in SHAPE_CLIPS], planted.tracks)
     rng = np.random.default_rng(0)
     with IndexStore.open_for_writing(root / "idx", Config()) as store:
         for i in range(2):
             title = synthetic_title(f"feature{i}", LONG_MINUTES * 60, models, Config(), rng, planted if i == 0 else None)
             store.put_title(f"feature{i}", title, f"h{i}", 0)
-    copy = pirate(Clip(str(VIDEO / COPY_SOURCE), *COPY_CLIP), root / "copy.mp4", edits=COPY_EDITS)
-    return root / "idx", copy, planted
+    return root / "idx", copy_suspect(root, planted_path), planted
 
 
 def test_a_copy_from_minute_40_of_a_60_minute_title_is_found_at_its_offset(long_index, fingerprinter):
@@ -82,5 +85,18 @@ def test_a_reader_reads_windows_of_titles_it_knows(long_index):
         window = reader.window("feature0", 100, 140)
         assert set(window) == {"visual", "audio"} and len(window["visual"]) == 40
         assert reader.window("not-a-title", 0, 10) == {}
+    finally:
+        reader.close()
+
+
+def test_a_window_reads_its_own_pages_not_the_track(long_index):
+    index, _, _ = long_index
+    reader = IndexReader(index)
+    try:
+        drop_cache(index)
+        before = read_bytes()
+        window = reader.window("feature1", 3000, 3040)
+        assert len(window["visual"]) == 40
+        assert read_bytes() - before < WINDOW_READ_LIMIT
     finally:
         reader.close()

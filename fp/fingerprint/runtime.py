@@ -31,6 +31,7 @@ import torch.nn.functional as F
 
 from fp.errors import FPError
 from fp.fingerprint import audio, encoders
+from fp.fingerprint.visual_head import HeadEncoder, head_config, is_head
 
 RUNTIMES = ("torch", "onnx", "onnx-int8")
 """`torch`: PyTorch eager (float16 on CUDA); `onnx`: ONNX Runtime on the CPU, float32;
@@ -76,7 +77,7 @@ def resolve_runtime(runtime: str | None = None, device: str | None = None,
     (see `AUTO`)."""
     name = runtime or os.environ.get(RUNTIME_ENV) or AUTO
     if name == AUTO:
-        exported = encoders.weight_files(encoder) is not None
+        exported = encoders.weight_files(encoders.trunk_of(encoder)) is not None
         return "onnx-int8" if exported and encoders.pick_device(device).type != "cuda" else "torch"
     if name not in RUNTIMES:
         raise FPError(f"unknown runtime {name!r}: use {AUTO}, " + ", ".join(RUNTIMES))
@@ -220,7 +221,10 @@ class OnnxAudioEncoder(audio.AudioEncoder):
 
 def load_visual(name: str, runtime: str, device: str | None = None):
     """Picture encoder `name` on `runtime` (see `resolve_runtime`); on torch, after one warning
-    line, when its export cannot be had or loaded."""
+    line, when its export cannot be had or loaded. A trained head runs after its trunk, on the
+    trunk's runtime."""
+    if is_head(name):
+        return HeadEncoder(name, load_visual(head_config(name).trunk, runtime, device))
     if runtime == "torch":
         return encoders.load_visual_encoder(name, device)
     from fp.fingerprint.export import export_visual

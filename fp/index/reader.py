@@ -113,7 +113,7 @@ class IndexReader:
         if record.file in self._open:
             self._open.move_to_end(record.file)
             return self._open[record.file]
-        stored = self._open[record.file] = self.store.track_codes(record)
+        stored = self._open[record.file] = self.store.track_codes(record, windowed=True)
         if len(self._open) > OPEN_TRACK_FILES:
             self._open.popitem(last=False)
         return stored

@@ -336,13 +336,14 @@ class IndexStore:
 
     def read_track(self, record: TrackRecord, first: int = 0, stop: int | None = None) -> FeatureTrack:
         """Samples [first, stop) of a stored track, decoded (a window reads only its own pages)."""
-        return window(record, self.track_codes(record), first, stop)
+        return window(record, self.track_codes(record, windowed=first > 0 or stop is not None), first, stop)
 
-    def track_codes(self, record: TrackRecord) -> np.ndarray:
-        """The memory-mapped codes of a track; IndexStoreError when its file is gone."""
+    def track_codes(self, record: TrackRecord, *, windowed: bool = False) -> np.ndarray:
+        """The memory-mapped codes of a track (`windowed`: see `codes.open_codes`);
+        IndexStoreError when its file is gone."""
         path = self.root / TRACKS_DIR / record.file
         try:
-            return codes.open_codes(path)
+            return codes.open_codes(path, windowed=windowed)
         except (OSError, ValueError) as exc:
             raise IndexStoreError(f"{path}: track file missing or unreadable ({exc}); "
                                   "re-index the title") from exc

@@ -1,0 +1,158 @@
+"""Frame-level copy detection, DISC21-style: each pirate edit on its own, the ImageNet features and
+fp-visual-v1 side by side in one run.
+
+    python -m bench.frames [--encoders efficientnet_lite0,fp-visual-v1] [--runtime onnx-int8]
+    (make bench-frames; about 3 minutes on two CPU cores, seconds when the trunk's embeddings of
+    the frames are cached: --cache FILE)
+
+References: the frames at 1 per second (first 60 of each) of the clips fp-visual-v1 never trained
+on (fp.fingerprint.visual_train.HELD_OUT: the accuracy benchmark's catalogue and its natural
+copies), prepared as fp's extractor prepares them (squashed square, black bars trimmed). Queries:
+every reference frame through one edit of fp.fingerprint.visual_augment (strength drawn with a
+seed per frame; picture-in-picture pastes into a frame of another title), and through a random
+chain of 1-3 edits ("chain").
+
+Scores: cosine similarity of every query against every reference. The reference it was made
+from is the positive; frames of other titles are negatives; the other frames of its own title
+(near-duplicates of the positive a second away) are left out. micro-AP pools all pairs of an
+edit; recall@1: the positive ranks first among the query's pairs. The last table gives the
+distribution of negative and positive similarities, which thresholds are set from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bench.projection import average_precision
+from fp.fingerprint import visual_augment
+from fp.fingerprint.runtime import load_visual
+from fp.fingerprint.visual_head import head_config, is_head, load_head
+from fp.fingerprint.visual_train import HELD_OUT, MEDIA, decode_frames, prepare
+
+NATURAL = {"bower_bbb_480p_30s.mp4": "moviepy_big_buck_bunny_0_30.webm",
+           "psd_goldeneye_rotated_audio.mp4": "psd_goldeneye_vfr_drop3.mp4",
+           "dvrscan_traffic_camera_vfr.mp4": "dvrscan_traffic_camera.mp4"}
+"""The same content twice (../shared/media/README.md): one title."""
+FRAMES_PER_SECOND = 1.0
+MAX_FRAMES = 60
+SEED = 2026
+
+
+def references() -> tuple[list, np.ndarray, list[str]]:
+    """Held-out frames as images, their title numbers, and the title names."""
+    images, titles, names = [], [], []
+    for video in HELD_OUT:
+        title = NATURAL.get(video, video)
+        if title not in names:
+            names.append(title)
+        frames = decode_frames(MEDIA / video, fps=FRAMES_PER_SECOND, limit=MAX_FRAMES)
+        images.extend(frames)
+        titles.extend([names.index(title)] * len(frames))
+    return images, np.array(titles), names
+
+
+def queries(images: list, titles: np.ndarray, edit: str) -> list:
+    """Every reference frame through `edit` ("chain": a random chain of edits)."""
+    out = []
+    for i, im in enumerate(images):
+        rng = random.Random(f"{SEED}/{edit}/{i}")
+        others = np.flatnonzero(titles != titles[i])
+        host = images[int(others[rng.randrange(len(others))])]
+        out.append(visual_augment.random_view(im, rng, host) if edit == "chain"
+                   else visual_augment.EDITS[edit](im, rng, host))
+    return out
+
+
+def score(q: np.ndarray, refs: np.ndarray, titles: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray]:
+    """micro-AP, recall@1, positive and negative similarities of queries `q` (query i copies
+    reference i)."""
+    sims = q @ refs.T
+    n = len(q)
+    pos = sims[np.arange(n), np.arange(n)]
+    other = titles[None, :] != titles[:, None]
+    neg = sims[other]
+    best_other = np.where(other, sims, -np.inf).max(axis=1)
+    return average_precision(pos, neg), float(np.mean(pos > best_other)), pos, neg
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--encoders", default="efficientnet_lite0,fp-visual-v1")
+    ap.add_argument("--runtime", default="onnx-int8", help="trunk runtime (torch, onnx, onnx-int8)")
+    ap.add_argument("--cache", type=Path, help="keep the trunks' embeddings of the frames in this .npz")
+    args = ap.parse_args(argv)
+    names = args.encoders.split(",")
+    start = time.monotonic()
+    images, titles, title_names = references()
+    frames, ok = prepare(images)
+    keep = np.flatnonzero(ok)  # fp never encodes a blank frame
+    images, titles = [images[i] for i in keep], titles[keep]
+    trunks = sorted({head_config(n).trunk if is_head(n) else n for n in names})
+    heads = {n: load_head(n)[0] for n in names if is_head(n)}
+    cached = dict(np.load(args.cache)) if args.cache and args.cache.is_file() else {}
+    loaded = {}
+
+    def trunk_vectors(edit: str, frames: Callable[[], np.ndarray]) -> dict[str, np.ndarray]:
+        """Each trunk's embeddings of the frames of `edit` ("" for the references)."""
+        keys = {t: f"{args.runtime}/{t}/{edit}" for t in trunks}
+        if any(k not in cached for k in keys.values()):
+            batch = frames()
+            for t, k in keys.items():
+                if t not in loaded:
+                    loaded[t] = load_visual(t, args.runtime)
+                cached[k] = loaded[t].encode(batch)
+        return {t: cached[k] for t, k in keys.items()}
+
+    def embed(name: str, trunk_vectors: dict) -> np.ndarray:
+        if name not in heads:
+            return trunk_vectors[name]
+        with torch.inference_mode():
+            return heads[name](torch.from_numpy(trunk_vectors[head_config(name).trunk])).numpy()
+
+    ref_trunk = trunk_vectors("", lambda: frames[keep])
+    refs = {n: embed(n, ref_trunk) for n in names}
+    print(f"{len(images)} reference frames of {len(title_names)} held-out titles; runtime {args.runtime}",
+          file=sys.stderr)
+    rows, pooled = {}, {n: ([], []) for n in names}
+    for edit in [*visual_augment.EDITS, "chain"]:
+        q_trunk = trunk_vectors(edit, lambda: prepare(queries(images, titles, edit))[0])
+        rows[edit] = {}
+        for n in names:
+            ap_, r1, pos, neg = score(embed(n, q_trunk), refs[n], titles)
+            rows[edit][n] = (ap_, r1)
+            pooled[n][0].append(pos)
+            pooled[n][1].append(neg)
+        print(f"{edit}: " + ", ".join(f"{n} AP {v[0]:.3f} R@1 {v[1]:.3f}" for n, v in rows[edit].items()),
+              file=sys.stderr)
+
+    if args.cache:
+        np.savez(args.cache, **cached)
+    print(f"\n{len(images)} reference frames ({len(title_names)} titles never trained on), one query per "
+          f"frame and edit; runtime {args.runtime}; {time.monotonic() - start:.0f} s")
+    head = f"{'edit':>10} | " + " | ".join(f"{n[:20]:>20} AP   R@1" for n in names)
+    print(head)
+    print("-" * len(head))
+    for edit, by in rows.items():
+        print(f"{edit:>10} | " + " | ".join(f"{'':>20}{by[n][0]:.3f} {by[n][1]:.3f}" for n in names))
+    print(f"{'mean':>10} | " + " | ".join(
+        f"{'':>20}{np.mean([by[n][0] for by in rows.values()]):.3f} {np.mean([by[n][1] for by in rows.values()]):.3f}"
+        for n in names))
+    print("\nsimilarity quantiles over all edits: negatives (other titles) and positives (copies)")
+    print(f"{'encoder':>20} | {'neg p50':>7} {'p99':>6} {'p99.9':>6} {'max':>6} | {'pos p10':>7} {'p50':>6}")
+    for n in names:
+        pos, neg = np.concatenate(pooled[n][0]), np.concatenate(pooled[n][1])
+        print(f"{n[:20]:>20} | {np.percentile(neg, 50):7.3f} {np.percentile(neg, 99):6.3f} "
+              f"{np.percentile(neg, 99.9):6.3f} {neg.max():6.3f} | {np.percentile(pos, 10):7.3f} "
+              f"{np.percentile(pos, 50):6.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""fp-visual-v1: fp's copy-detection descriptor. A small head, trained contrastively on pirated
+views of frames (fp.fingerprint.visual_train), maps the shipped EfficientNet-Lite0 trunk's
+embedding (1280-d, centred on background footage) to a compact one (256-d, L2-normalised) in
+which a frame and its edited copies lie close and other frames far apart.
+
+The head runs after the trunk on whatever runtime the trunk runs (torch, ONNX Runtime float32 or
+int8): it is a few hundred thousand multiply-adds per frame.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from fp.errors import FPError
+from fp.fingerprint.audio import weights_dir
+
+SHIPPED_VISUAL = "fp-visual-v1"
+
+
+@dataclass(frozen=True)
+class HeadConfig:
+    """The head's architecture: trunk embedding -> hidden (GELU) -> dim, plus a linear skip."""
+
+    trunk: str = "efficientnet_lite0"
+    in_dim: int = 1280
+    hidden: int = 512
+    dim: int = 256
+
+
+class CopyHead(nn.Module):
+    """x -> normalize(W2 gelu(W1 x + b1) + b2 + S x)."""
+
+    def __init__(self, cfg: HeadConfig):
+        super().__init__()
+        self.fc1 = nn.Linear(cfg.in_dim, cfg.hidden)
+        self.fc2 = nn.Linear(cfg.hidden, cfg.dim)
+        self.skip = nn.Linear(cfg.in_dim, cfg.dim, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.fc2(F.gelu(self.fc1(x))) + self.skip(x), dim=1)
+
+
+def head_files(name: str) -> tuple[Path, Path]:
+    """The weights (`.safetensors`) and description (`.json`) of head `name`: a shipped head's
+    name or a path to a `.safetensors` file."""
+    path = Path(name) if name.endswith(".safetensors") else weights_dir() / f"{name}.safetensors"
+    return path, path.with_suffix(".json")
+
+
+def is_head(name: str) -> bool:
+    """Whether picture encoder `name` is a trained head over a trunk (rather than a network)."""
+    return name == SHIPPED_VISUAL or name.endswith(".safetensors")
+
+
+def head_config(name: str) -> HeadConfig:
+    _, meta = head_files(name)
+    try:
+        return HeadConfig(**json.loads(meta.read_text())["architecture"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise FPError(f"picture head {name!r}: {meta} is missing or unreadable") from exc
+
+
+def load_head(name: str) -> tuple[CopyHead, HeadConfig]:
+    from safetensors.torch import load_file
+
+    cfg = head_config(name)
+    path, _ = head_files(name)
+    model = CopyHead(cfg)
+    try:
+        model.load_state_dict(load_file(str(path)))
+    except (OSError, RuntimeError) as exc:
+        raise FPError(f"picture head {name!r}: {path} does not load ({str(exc).splitlines()[0]})") from exc
+    return model.eval(), cfg
+
+
+def save_head(model: CopyHead, cfg: HeadConfig, path: Path, extra: dict) -> None:
+    """Weights as safetensors plus a JSON with the architecture and how they were trained."""
+    from safetensors.torch import save_file
+
+    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
+              str(path.with_suffix(".safetensors")))
+    path.with_suffix(".json").write_text(json.dumps({"architecture": asdict(cfg), **extra}, indent=1) + "\n")
+
+
+class HeadEncoder:
+    """A trunk picture encoder followed by a trained head; same interface as the trunk."""
+
+    def __init__(self, name: str, trunk):
+        self.head, cfg = load_head(name)
+        if trunk.dim != cfg.in_dim:
+            raise FPError(f"picture head {name!r} takes {cfg.in_dim}-d embeddings, the {trunk.name} trunk "
+                          f"gives {trunk.dim}")
+        self.name, self.trunk, self.dim = name, trunk, cfg.dim
+
+    def __getattr__(self, attr: str):
+        return getattr(self.trunk, attr)  # runtime, input_size, device ...
+
+    @torch.inference_mode()
+    def encode(self, frames: np.ndarray) -> np.ndarray:
+        """(n, h, w, 3) uint8 RGB frames -> (n, dim) float32, L2-normalised."""
+        if len(frames) == 0:
+            return np.zeros((0, self.dim), np.float32)
+        return self.head(torch.from_numpy(self.trunk.encode(frames))).numpy()

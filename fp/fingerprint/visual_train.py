@@ -1,0 +1,268 @@
+"""Train fp-visual-v1, fp's copy-detection descriptor, in the manner of SSCD (Pizzi et al., 2022):
+pirated views of one frame are positives, the other frames of the batch negatives (InfoNCE), and a
+KoLeo term spreads the embeddings over the sphere so that unrelated frames stay apart.
+
+    python -m fp.fingerprint.visual_train        # reproduces the shipped fp-visual-v1
+
+The trunk (EfficientNet-Lite0, ImageNet weights) stays frozen; only the head
+(fp.fingerprint.visual_head) is trained, so every view is encoded by the trunk once and the head
+trains on the cached embeddings: minutes on two CPU cores.
+
+Data: frames of ../shared/media/video at 1 per second (minus the clips in `HELD_OUT`, which
+bench/frames.py and the accuracy benchmark measure on) and random crops of the photographs of
+Debian's wallpaper packages (`apt-get install gnome-backgrounds mate-backgrounds
+plasma-workspace-wallpapers`). Each frame gets `VIEWS` views through random chains of the edits
+of fp.fingerprint.visual_augment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from fp.data.probe import require_tool
+from fp.fingerprint import visual_augment
+from fp.fingerprint.audio import weights_dir
+from fp.fingerprint.frames import blank_mask, fill_frames
+from fp.fingerprint.visual_head import SHIPPED_VISUAL, CopyHead, HeadConfig, save_head
+
+ROOT = Path(__file__).resolve().parents[2]
+MEDIA = ROOT.parent / "shared" / "media" / "video"
+PHOTO_DIRS = [Path("/usr/share/backgrounds"), Path("/usr/share/wallpapers")]
+PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
+HELD_OUT = ["moviepy_big_buck_bunny_0_30.webm", "bower_bbb_480p_30s.mp4", "psd_goldeneye_vfr_drop3.mp4",
+            "psd_goldeneye_rotated_audio.mp4", "dvrscan_traffic_camera.mp4", "dvrscan_traffic_camera_vfr.mp4",
+            "psd_tv_documentary.mp4", "psd_testvideo.mp4", "intel_car-detection.mp4", "videohash_nasa_rocket.mkv",
+            "mejs_echo-hereweare.webm", "zwm_sintel.mp4", "zwm_caminandes.mp4", "imageio_cockatoo.mp4",
+            "intel_one-by-one-person-detection.mp4", "videollama_birthday.mp4", "intel_bottle-detection.mp4",
+            "videollava_demo22_drums.mp4"]
+"""Never trained on: the accuracy benchmark's catalogue (bench/accuracy.py) and the natural copies
+of its titles. bench/frames.py measures on them."""
+BASE_SIZE = (384, 216)
+"""Frames and photo crops are edited at this 16:9 size, then squashed to the encoder's square as
+fp's decoder does."""
+FRAME_SIZE = 224
+"""fp's frame_size: the square the decoder hands to the encoder."""
+FRAMES_PER_SECOND = 1.0
+MAX_FRAMES_PER_VIDEO = 40
+CROPS_PER_PHOTO = 4
+"""Random 16:9 crops taken from each photograph (they are large: 1920-5000 px)."""
+MIN_CROP = 0.35
+"""A crop covers at least this share of the photograph's width."""
+VIEWS = 8
+"""Pirated views encoded per frame, beside the frame itself."""
+CACHE = Path.home() / ".cache" / "fp-match" / "visual-train"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int = 400
+    """Few: longer training (1000 steps on twice the frames) fitted the training edits better and
+    the held-out ones worse (bench/frames.py)."""
+    batch: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    temperature: float = 0.05
+    koleo: float = 0.1
+    """Weight of the KoLeo spreading term (DINOv2's)."""
+    seed: int = 0
+
+
+def decode_frames(path: Path, fps: float = FRAMES_PER_SECOND, limit: int = MAX_FRAMES_PER_VIDEO) -> list[Image.Image]:
+    """Up to `limit` frames of `path` at `fps`, squashed to BASE_SIZE."""
+    w, h = BASE_SIZE
+    cmd = [require_tool("ffmpeg"), "-nostdin", "-v", "error", "-i", str(path), "-vf",
+           f"fps={fps},scale={w}:{h}:flags=area", "-frames:v", str(limit), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+    raw = subprocess.run(cmd, capture_output=True, check=True, stdin=subprocess.DEVNULL).stdout
+    frames = np.frombuffer(raw, np.uint8)[: len(raw) // (w * h * 3) * w * h * 3].reshape(-1, h, w, 3)
+    return [Image.fromarray(f) for f in frames]
+
+
+def photo_paths(dirs: list[Path]) -> list[Path]:
+    """Every photograph under `dirs`, one file per wallpaper (the largest of its sizes)."""
+    best: dict[Path, Path] = {}
+    for folder in dirs:
+        for path in sorted(folder.rglob("*")):
+            if path.suffix.lower() not in PHOTO_SUFFIXES or not path.is_file():
+                continue
+            # KDE ships one wallpaper in many sizes: NAME/contents/images/WxH.jpg
+            key = path.parents[2] if path.parent.name.startswith("images") else path
+            if key not in best or path.stat().st_size > best[key].stat().st_size:
+                best[key] = path
+    return sorted(best.values())
+
+
+def photo_crops(path: Path, rng: random.Random, n: int = CROPS_PER_PHOTO) -> list[Image.Image]:
+    with Image.open(path) as im:
+        im = im.convert("RGB")
+        out = []
+        for _ in range(n):
+            cw = round(im.width * rng.uniform(MIN_CROP, 1.0))
+            ch = min(round(cw * 9 / 16), im.height)
+            cw = round(ch * 16 / 9)
+            x, y = rng.randint(0, im.width - cw), rng.randint(0, im.height - ch)
+            out.append(im.crop((x, y, x + cw, y + ch)).resize(BASE_SIZE, Image.BOX))
+        return out
+
+
+def training_frames(rng: random.Random, media: Path = MEDIA, photo_dirs: list[Path] = PHOTO_DIRS
+                    ) -> tuple[list[Image.Image], dict]:
+    """The base frames to make views of, and a description of where they come from."""
+    videos = sorted(p for p in media.iterdir() if p.is_file() and p.name not in HELD_OUT)
+    frames, used = [], []
+    for path in videos:
+        try:
+            got = decode_frames(path)
+        except subprocess.CalledProcessError:
+            continue  # audio-only or undecodable: nothing to learn from
+        if got:
+            frames.extend(got)
+            used.append(path.name)
+    photos = photo_paths(photo_dirs)
+    for path in photos:
+        frames.extend(photo_crops(path, rng))
+    return frames, {"videos": used, "held_out": HELD_OUT, "photographs": [str(p) for p in photos],
+                    "crops_per_photograph": CROPS_PER_PHOTO, "frames_per_second": FRAMES_PER_SECOND,
+                    "max_frames_per_video": MAX_FRAMES_PER_VIDEO}
+
+
+def prepare(images: list[Image.Image]) -> tuple[np.ndarray, np.ndarray]:
+    """Images as fp's extractor hands them to the encoder (squashed square, black bars trimmed)
+    and which of them carry a picture (fp skips blank frames)."""
+    from fp.config import Config
+
+    cfg = Config()
+    filled = fill_frames(np.stack([visual_augment.to_square(im, FRAME_SIZE) for im in images]))
+    return filled, ~blank_mask(filled, cfg.blank_std, cfg.plain_share)
+
+
+def encode_views(trunk, bases: list[Image.Image], rng: random.Random, views: int = VIEWS,
+                 log=print) -> tuple[np.ndarray, np.ndarray]:
+    """Trunk embeddings of every base frame (view 0) and `views` pirated views of it:
+    (n, views + 1, dim) float32, and which of them are usable (n, views + 1): not blank."""
+    out = np.zeros((len(bases), views + 1, trunk.dim), np.float32)
+    ok = np.zeros((len(bases), views + 1), bool)
+    start = time.monotonic()
+    for i, base in enumerate(bases):
+        images = [base] + [visual_augment.random_view(base, rng, host=rng.choice(bases)) for _ in range(views)]
+        frames, usable = prepare(images)
+        out[i], ok[i] = trunk.encode(frames), usable
+        if (i + 1) % 200 == 0 or i + 1 == len(bases):
+            log(f"views: {i + 1}/{len(bases)} frames, {time.monotonic() - start:.0f} s")
+    return out, ok
+
+
+def koleo(z: torch.Tensor) -> torch.Tensor:
+    """Kozachenko-Leonenko entropy estimate, negated: small when every embedding's nearest
+    neighbour is far."""
+    dots = z @ z.T
+    dots.fill_diagonal_(-2.0)
+    nearest = torch.sqrt(torch.clamp(2 - 2 * dots.max(dim=1).values, min=1e-8))
+    return -torch.log(nearest).mean()
+
+
+def pick_pairs(ok: np.ndarray, rows: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Two different usable views of each row (the frame itself among them)."""
+    a, b = np.empty(len(rows), int), np.empty(len(rows), int)
+    for k, r in enumerate(rows):
+        a[k], b[k] = rng.choice(np.flatnonzero(ok[r]), 2, replace=False)
+    return a, b
+
+
+def train(embeddings: np.ndarray, ok: np.ndarray, cfg: TrainConfig, head_cfg: HeadConfig,
+          log=print) -> tuple[CopyHead, list[float]]:
+    """Train a head on cached trunk embeddings (n, views + 1, dim); returns it and the loss per
+    step."""
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    usable = np.flatnonzero(ok.sum(1) >= 2)
+    x = torch.from_numpy(embeddings)
+    model = CopyHead(head_cfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.steps, pct_start=0.05)
+    batch = min(cfg.batch, len(usable))
+    labels = torch.arange(batch)
+    losses = []
+    for step in range(cfg.steps):
+        rows = rng.choice(usable, batch, replace=False)
+        a, b = pick_pairs(ok, rows, rng)
+        z1, z2 = model(x[rows, a]), model(x[rows, b])
+        logits = z1 @ z2.T / cfg.temperature
+        loss = (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2 \
+            + cfg.koleo * koleo(torch.cat([z1, z2]))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        losses.append(loss.item())
+        if (step + 1) % 100 == 0:
+            log(f"step {step + 1}/{cfg.steps}: loss {np.mean(losses[-100:]):.4f}")
+    return model.eval(), losses
+
+
+def reference_embedding(model: CopyHead) -> dict:
+    """A stored embedding of one real frame through the float32 torch trunk and the head, for the
+    test that the shipped weights load and reproduce it."""
+    from fp.fingerprint.encoders import load_visual_encoder
+
+    video, second = HELD_OUT[0], 5.0
+    frame = decode_frames(MEDIA / video, fps=1.0, limit=int(second) + 1)[int(second)]
+    frames, _ = prepare([frame])
+    trunk = load_visual_encoder("efficientnet_lite0", "cpu")
+    with torch.inference_mode():
+        emb = model(torch.from_numpy(trunk.encode(frames)))[0].numpy()
+    return {"video": video, "frames_per_second": 1.0, "frame": int(second),
+            "embedding": [round(float(v), 7) for v in emb]}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=TrainConfig.steps)
+    ap.add_argument("--out", type=Path, default=weights_dir() / f"{SHIPPED_VISUAL}.safetensors")
+    ap.add_argument("--runtime", default="onnx", help="trunk runtime for the cached views (default onnx: float32)")
+    args = ap.parse_args(argv)
+    from fp.fingerprint.runtime import load_visual
+
+    log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    cfg, head_cfg = TrainConfig(steps=args.steps), HeadConfig()
+    start = time.monotonic()
+    rng = random.Random(cfg.seed)
+    bases, sources = training_frames(rng)
+    key = hashlib.sha256(json.dumps([sources, VIEWS, cfg.seed, head_cfg.trunk, args.runtime]).encode()).hexdigest()[:16]
+    cache = CACHE / f"views-{key}.npz"
+    if cache.is_file():
+        data = np.load(cache)
+        embeddings, ok = data["embeddings"], data["ok"]
+        log(f"{len(bases)} frames; views from {cache}")
+    else:
+        log(f"{len(bases)} frames ({len(sources['videos'])} videos, {len(sources['photographs'])} photographs)")
+        trunk = load_visual(head_cfg.trunk, args.runtime)
+        embeddings, ok = encode_views(trunk, bases, rng, log=log)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(cache, embeddings=embeddings, ok=ok)
+    view_seconds = time.monotonic() - start
+    model, losses = train(embeddings, ok, cfg, head_cfg, log)
+    total = time.monotonic() - start
+    save_head(model, head_cfg, args.out, {
+        "training": asdict(cfg), "views_per_frame": VIEWS, "edits": sorted(visual_augment.EDITS),
+        "trunk_runtime": args.runtime, "frames": len(bases), "data": sources,
+        "final_loss": round(float(np.mean(losses[-100:])), 4),
+        "seconds": {"views": round(view_seconds), "total": round(total)},
+        "machine": f"{torch.get_num_threads()} CPU threads", "reference": reference_embedding(model)})
+    log(f"wrote {args.out} ({total:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""fp-visual-v1, the trained copy-detection head: its training loop learns, the shipped weights
+load offline and reproduce their stored embedding, and indexes of the two picture encoders do
+not mix."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from fp.config import Config
+from fp.errors import ConfigMismatchError
+from fp.fingerprint import visual_augment
+from fp.fingerprint.encoders import load_visual_encoder
+from fp.fingerprint.visual_head import SHIPPED_VISUAL, HeadConfig, head_files
+from fp.fingerprint.visual_train import MEDIA, TrainConfig, decode_frames, encode_views, prepare, train
+from fp.matcher import Matcher
+
+from conftest import VIDEO
+
+REFERENCE_TOLERANCE = 1e-4
+
+
+def test_every_edit_keeps_the_frame_size_and_changes_the_picture():
+    frame = decode_frames(VIDEO / "askany_yoga.mp4", limit=1)[0]
+    host = decode_frames(VIDEO / "mdn_flower.mp4", limit=1)[0]
+    for name, edit in visual_augment.EDITS.items():
+        out = edit(frame, random.Random(0), host)
+        assert out.mode == "RGB", name
+        if name != "vertical":  # a 9:16 strip of the 16:9 frame
+            assert out.size == frame.size, name
+        square = visual_augment.to_square(out, 64).astype(int)
+        assert np.abs(square - visual_augment.to_square(frame, 64)).mean() > 1, name
+
+
+def test_the_training_loop_learns_on_a_few_real_frames():
+    trunk = load_visual_encoder("efficientnet_lite0", "cpu")
+    bases = decode_frames(VIDEO / "askany_yoga.mp4", fps=0.5, limit=6) \
+        + decode_frames(VIDEO / "mdn_flower.mp4", fps=0.5, limit=6)
+    embeddings, ok = encode_views(trunk, bases, random.Random(0), views=3, log=lambda _: None)
+    assert ok.sum(1).min() >= 2
+    head_cfg = HeadConfig(hidden=64, dim=32)
+    _, losses = train(embeddings, ok, TrainConfig(steps=40, batch=8, lr=3e-3), head_cfg, log=lambda _: None)
+    assert np.mean(losses[-8:]) < 0.8 * np.mean(losses[:8])
+
+
+def test_the_shipped_head_reproduces_its_stored_embedding_offline():
+    weights, meta = head_files(SHIPPED_VISUAL)
+    assert weights.is_file() and meta.is_file()
+    ref = json.loads(meta.read_text())["reference"]
+    frames = decode_frames(MEDIA / ref["video"], fps=ref["frames_per_second"], limit=ref["frame"] + 1)
+    prepared, _ = prepare([frames[ref["frame"]]])
+    encoder = load_visual_encoder(SHIPPED_VISUAL, "cpu")
+    got = encoder.encode(prepared)[0]
+    assert got.shape == (len(ref["embedding"]),) and len(got) <= 256
+    assert np.abs(got - np.array(ref["embedding"], np.float32)).max() < REFERENCE_TOLERANCE
+
+
+def test_an_index_of_one_picture_encoder_refuses_queries_of_the_other(index_dir):
+    built = Config().visual_encoder
+    other = "efficientnet_lite0" if built == SHIPPED_VISUAL else SHIPPED_VISUAL
+    with pytest.raises(ConfigMismatchError) as err:
+        Matcher(index_dir, dataclasses.replace(Config(), visual_encoder=other))
+    line = str(err.value)
+    assert "\n" not in line and f"visual_encoder={other!r} (index: {built!r})" in line
+
+
+@torch.inference_mode()
+def test_the_head_runs_on_every_trunk_runtime_alike():
+    from fp.fingerprint.runtime import load_visual
+
+    frames = decode_frames(VIDEO / "askany_yoga.mp4", limit=4)
+    prepared, _ = prepare(frames)
+    torch_vectors = load_visual(SHIPPED_VISUAL, "torch").encode(prepared)
+    for runtime in ("onnx", "onnx-int8"):
+        encoder = load_visual(SHIPPED_VISUAL, runtime)
+        assert encoder.runtime == runtime
+        assert np.min(np.sum(encoder.encode(prepared) * torch_vectors, axis=1)) > 0.9
