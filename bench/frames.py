@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     images, titles = [images[i] for i in keep], titles[keep]
     trunks = sorted({head_config(n).trunk if is_head(n) else n for n in names})
     heads = {n: load_head(n)[0] for n in names if is_head(n)}
-    cached = dict(np.load(args.cache)) if args.cache and args.cache.is_file() else {}
+    cached = dict(np.load(args.cache, allow_pickle=False)) if args.cache and args.cache.is_file() else {}
     loaded = {}
 
     def trunk_vectors(edit: str, frames: Callable[[], np.ndarray]) -> dict[str, np.ndarray]:

@@ -30,17 +30,19 @@ def setting(default, group: str):
 @dataclass(frozen=True)
 class Config:
     # --- fingerprinting (recorded in the index; queries must agree) ---
-    visual_encoder: str = setting("efficientnet_lite0", FINGERPRINT)
-    """`efficientnet_lite0` (offline default) or `clip:ARCH:PRETRAINED` (open_clip; ARCH may be a
-    model-config JSON path, PRETRAINED a hub tag or a local checkpoint path)."""
+    visual_encoder: str = setting("fp-visual-v1", FINGERPRINT)
+    """`fp-visual-v1` (default: fp's copy-detection head over EfficientNet-Lite0, 256-d; see
+    fp.fingerprint.visual_head), `efficientnet_lite0` (its ImageNet trunk alone, 1280-d) or
+    `clip:ARCH:PRETRAINED` (open_clip; ARCH may be a model-config JSON path, PRETRAINED a hub tag or
+    a local checkpoint path)."""
     audio_encoder: str = setting("fp-audio-v1", FINGERPRINT)
     """fp's own contrastively trained audio encoder (shipped), a `.safetensors` path, or "" (off)."""
     visual_dim: int = setting(0, FINGERPRINT)
     """Picture vectors are projected onto this many principal components, shipped per encoder
     (`fp.fingerprint.projection`: 128 and 256 for efficientnet_lite0); 0 keeps the encoder's own
-    size. Off by default: bench/projection.py (held-out folds) measured frame-level AP 0.979 for
-    all 1280 dimensions against 0.958 (256) and 0.951 (128), and the projection raises unrelated
-    frames' similarity (+0.02 to +0.04), so the calibrated thresholds would need recalibrating."""
+    size. Off by default (fp-visual-v1 is 256-d already): bench/projection.py (held-out folds)
+    measured frame-level AP 0.979 for all 1280 ImageNet dimensions against 0.958 (256) and 0.951
+    (128), and the projection raises unrelated frames' similarity (+0.02 to +0.04)."""
     text_encoder: str = setting("shingles", FINGERPRINT)
     """Subtitle cues: `shingles` (hashed character 3-grams: measured best by bench/subtitles.py),
     `minilm`, `clip` (the CLIP visual encoder's text tower), `auto` (clip with a CLIP visual
@@ -142,38 +144,44 @@ class Config:
     outshone_power: float = setting(4.0, MATCH)
     """An outshone segment's score is scaled by (score / rival) to this power: 0.68 against a 0.90
     rival falls to 0.22, well under the threshold, while near-duplicates are spared by the margin."""
-    false_match_u: float = setting(0.4529, MATCH)
-    """False-match tail (`fp.matcher.calibration.TailModel`): the score above which segments of
-    unrelated media are modelled. Fitted by bench/false_matches.py on ../shared/media: 87
-    suspects of at most one minute (39 min: every video, and every audio file over a black
-    picture) against 71 titles of other content (39 min), 4,370 pairs, every alignment searched,
-    11.9 suspect-minute x catalogue-hour of exposure (10.3 audio, 1.6 picture); 129 segments of
-    4 s or more, the strongest 0.777 (picture: two promos' title graphics) and 0.610 (speech
-    against speech, audio 0.762). u is their 0.8 quantile: 26 exceedances (19 audio, 7 picture)."""
-    false_match_rate: float = setting(6.219, MATCH)
-    """Segments of unrelated media scoring above `false_match_u`, per suspect minute per
-    catalogue hour (audio 19 / 10.3 + picture 7 / 1.6: a suspect with picture and sound meets
-    both chances)."""
-    false_match_xi: float = setting(0.0057, MATCH)
+    false_match_u: float = setting(0.4547, MATCH)
+    """False-match tail (`fp.matcher.calibration`), fitted by `make bench-false-matches` (which
+    prints these five settings): the score above which unrelated segments are modelled, the 0.8
+    quantile of the 184 segments of 4 s or more found in 4706 unrelated suspect-title pairs of
+    ../shared/media (90 suspects of at most a minute, 41 min, against 74 titles, every alignment
+    searched); 37 exceed it (37 audio)."""
+    false_match_rate: float = setting(3.588, MATCH)
+    """Segments of unrelated media scoring above `false_match_u` per suspect minute x catalogue hour
+    of exposure (places where a segment fits, weighted by the share of segments of each length),
+    summed over the modalities that carried them."""
+    false_match_xi: float = setting(-0.1841, MATCH)
     """Shape of the generalised Pareto distribution of the excess over `false_match_u` (maximum
-    likelihood on the 26 exceedances; 0.8 quantile). Unstable: -0.23 to 0.13 for u at the 0.7-0.95
-    quantiles. With this fit no score of at most 1 keeps a clean one-minute suspect under
-    `false_match_target` at 1,000 hours or more (implied thresholds 1.56 / 1.73 / 1.91 at
-    1k / 10k / 100k hours; at 0.55 a false match is all but certain at 1,000 hours): hence
-    `false_match_enforced` is off."""
-    false_match_sigma: float = setting(0.0678, MATCH)
+    likelihood)."""
+    false_match_sigma: float = setting(0.0457, MATCH)
     """Scale of that distribution (score units)."""
+    false_match_length_scale: float = setting(1.3930, MATCH)
+    """Seconds over which the share of longer unrelated segments falls by a factor e (geometric
+    lengths, maximum likelihood; the longest measured 11 s). Implied at 10,000 catalogue hours for a
+    clean one-minute suspect: 0.70 from 4 s, 0.69 from 5 s, 0.69 from 6.5 s, 0.69 from 8 s, 0.69
+    from 10 s, 0.68 from 12.5 s, 0.67 from 15.5 s, 0.65 from 19.5 s, 0.60 from 24 s, 0.55 from 30 s
+    on."""
+    false_match_length_ratio: float = setting(1.25, MATCH)
+    """Segment-length classes, each with its own threshold, start at `min_match_seconds` and grow
+    by this factor, snapped up to the sample grid (4, 5, 6.5, 8, 10, 12.5, 15.5, 19.5, 24, 30,
+    37.5, 47, 58.5 s): each class gets an equal share of the false-match budget, so finer classes
+    follow the length better but leave each a smaller share."""
     false_match_target: float = setting(1e-3, MATCH)
-    """Highest acceptable probability that a clean one-minute suspect gets a false match."""
-    false_match_hours: float = setting(10_000.0, MATCH)
-    """Catalogue hours at which `false_match_target` is held: 10,000, the size one machine is
-    meant to serve, whatever the index holds, so that the threshold (and a title's decision) does
-    not move as a catalogue grows up to it; a larger catalogue (the `catalogue_hours` the matcher
-    passes) raises it."""
-    false_match_enforced: bool = setting(False, MATCH)
-    """Raise the decision threshold to the false-match tail's threshold at `false_match_hours`
-    (`fp.matcher.calibration.decision_threshold`). Off: with the fitted tail that threshold is
-    above any score (see `false_match_xi`), so enforcing it would decide nothing a match."""
+    """Highest acceptable probability that a clean suspect of `false_match_suspect_seconds` gets a
+    false match."""
+    false_match_suspect_seconds: float = setting(60.0, MATCH)
+    """Length of the clean suspect `false_match_target` is stated for (a longer one meets
+    proportionally more chances)."""
+    false_match_hours: float = setting(0.0, MATCH)
+    """Catalogue hours the thresholds assume at least: 0 takes the index's own size; set it to the
+    size a growing catalogue will reach to keep decisions from moving as it grows."""
+    false_match_enforced: bool = setting(True, MATCH)
+    """Raise the decision threshold per segment length where the false-match tail needs it for the
+    catalogue's size (`fp.matcher.calibration.length_thresholds`)."""
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)

@@ -85,7 +85,7 @@ def test_match_json_contract_and_exit_codes(index_dir, tmp_path):
     assert first["query"]["path"] == str(copy) and 7.5 <= first["query"]["duration"] <= 9.5
     m = first["matches"][0]
     assert set(m) >= {"title_id", "query_start", "query_end", "ref_start", "ref_end", "score",
-                      "decision", "modalities"}
+                      "decision", "threshold", "modalities"}
     assert m["title_id"] == "zwm_sintel.mp4" and m["decision"] == "match"
     assert set(m["modalities"]) == {"visual"} and 0 <= m["score"] <= 1
     assert second["matches"] == []

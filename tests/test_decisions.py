@@ -1,5 +1,7 @@
 """Decisions between titles: a look-alike stretch inside a copy of another title is outshone,
-near-duplicate titles are all kept."""
+near-duplicate titles are all kept; each segment is judged by its length's threshold."""
+
+import dataclasses
 
 import pytest
 
@@ -65,3 +67,14 @@ def test_decide_shared_content_and_short_segments_are_candidates():
     strong = decide([("a", piece(0, 20, 3, PARAMS.match_threshold))], PARAMS)
     assert [m.decision for m in short + weak + strong] == ["candidate", "candidate", "match"]
     assert (strong[0].ref_start, strong[0].ref_end) == (3, 23)
+    assert {m.threshold for m in short + weak + strong} == {PARAMS.match_threshold}  # no length classes here
+
+
+def test_a_short_segment_above_the_match_threshold_but_below_its_lengths_is_a_candidate():
+    params = dataclasses.replace(PARAMS, length_thresholds=((4.0, 0.69), (10.0, 0.62), (15.0, PARAMS.match_threshold)))
+    score = 0.65  # above `match_threshold` (0.55) and the 10 s class's 0.62, below the 4 s class's 0.69
+    [short] = decide([("a", piece(0, 6, 0, score))], params)
+    [longer] = decide([("a", piece(0, 12, 0, score))], params)
+    assert (short.decision, short.threshold) == ("candidate", 0.69)
+    assert (longer.decision, longer.threshold) == ("match", 0.62)
+    assert short.to_dict()["threshold"] == 0.69 and short.to_dict()["decision"] == "candidate"

@@ -79,7 +79,7 @@ def test_json_output_round_trips(path, duration, rows):
     assert data["query"]["path"] == path and len(data["matches"]) == len(rows)
     for m in data["matches"]:
         assert set(m) >= {"title_id", "query_start", "query_end", "ref_start", "ref_end", "score",
-                          "decision", "modalities"}
+                          "decision", "threshold", "modalities"}
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -1,7 +1,8 @@
 """The report's similarity series, plot and sections on hand-made evidence with known answers:
 series carried through chained pieces and read at the nearest segment, the plot drawn in
 Chromium with one line per modality present and the matched ranges where they belong, readable
-sections without raw JSON, the series in CSV and JSON, a PDF without a browser refused in one line."""
+sections without raw JSON, the series and the thresholds applied in CSV and JSON, a PDF without a
+browser refused in one line."""
 
 import csv
 import dataclasses
@@ -18,10 +19,10 @@ from fp.config import FINGERPRINT_FIELDS, Config
 from fp.data.probe import MediaInfo
 from fp.errors import FPError
 from fp.matcher.align import AlignedSegment, SimilaritySeries
-from fp.matcher.decisions import DecisionParams, chain
+from fp.matcher.decisions import DecisionParams, chain, decide
 from fp.matcher.policy import DEFAULT_POLICY
-from fp.matcher.types import Match
 from fp.report import Evidence, render_html, render_series_csv, write_report
+from fp.report.plot import similarity_plot
 from fp.report.render import css_string, series_path
 from fp.report.similarity import title_similarity
 from fp.report.view import config_groups
@@ -30,6 +31,9 @@ CHROMIUM = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disabl
             "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 STEP, SAMPLES, THRESHOLD = 0.5, 120, 0.55
 """A 60 s suspect sampled every half second."""
+DECISIONS = dataclasses.replace(DecisionParams.from_config(Config(match_threshold=THRESHOLD)),
+                                length_thresholds=((4.0, 0.69), (10.0, 0.62), (15.0, 0.55)))
+"""Thresholds by segment length: 0.69 from 4 s, 0.62 from 10 s, `THRESHOLD` from 15 s."""
 
 
 def dom_of(html_path, tmp_path) -> str:
@@ -62,29 +66,34 @@ def constant(value: float, nan: tuple[range, ...] = ()) -> np.ndarray:
     return out
 
 
-def segment(q0, q1, r0, values: dict[str, np.ndarray]) -> Match:
+def segment(q0, q1, r0, values: dict[str, np.ndarray], score: float = 0.8) -> tuple[str, AlignedSegment]:
     inside = slice(int(q0 / STEP), int(q1 / STEP))
     modalities = {m: None if np.isnan(v[inside]).all() else float(np.nanmean(v[inside])) for m, v in values.items()}
-    return Match("a.mp4", q0, q1, r0, r0 + q1 - q0, 0.8, "match", modalities, SimilaritySeries(STEP, values))
+    return "a.mp4", AlignedSegment(q0, q1, r0, r0 + q1 - q0, score, modalities, SimilaritySeries(STEP, values))
 
 
-# Two segments of one title: A at 10-25 s (reference 100-115 s), B at 40-50 s (reference 200-210 s).
-# A's soundtrack is silent for its first 2 s and at 15-17 s; neither has subtitles.
-A = segment(10.0, 25.0, 100.0, {"visual": constant(0.71), "audio": constant(0.9, (range(0, 4), range(30, 34))),
-                                 "text": constant(np.nan)})
-B = segment(40.0, 50.0, 200.0, {"visual": constant(0.52), "audio": constant(0.3), "text": constant(np.nan)})
+# Three segments of one title, decided with `DECISIONS`: A at 10-25 s (reference 100-115 s) and
+# B at 40-50 s (reference 200-210 s) are matches at 0.55 and 0.62; C at 54-58 s (reference
+# 300-304 s) scores 0.62, above 0.55 but below its 4 s segment's 0.69: a candidate. A's soundtrack
+# is silent for its first 2 s and at 15-17 s; C has no soundtrack; none has subtitles.
+A, B, C = sorted(decide([
+    segment(10.0, 25.0, 100.0, {"visual": constant(0.71), "audio": constant(0.9, (range(0, 4), range(30, 34))),
+                                "text": constant(np.nan)}),
+    segment(40.0, 50.0, 200.0, {"visual": constant(0.52), "audio": constant(0.3), "text": constant(np.nan)}),
+    segment(54.0, 58.0, 300.0, {"visual": constant(0.62), "audio": constant(np.nan), "text": constant(np.nan)},
+            0.62)], DECISIONS), key=lambda m: m.query_start)
 
 
 def hand_made_evidence() -> dict:
     probe = MediaInfo("suspect.mp4", 1_234_567, 60.0, 60.0, "mov,mp4,m4a,3gp,3g2,mj2", 0, 1280, 720, 25.0, 0,
                       "1:1", "h264", False, None, None, ()).to_dict()
     return {
-        "query": {"path": "suspect.mp4", "duration": 60.0}, "matches": [A.to_dict(), B.to_dict()],
+        "query": {"path": "suspect.mp4", "duration": 60.0}, "matches": [m.to_dict() for m in (A, B, C)],
         "verdict": "match", "run_id": 3, "created_at": "2024-05-01T12:00:00+00:00", "fp_version": "0.1.0",
         "titles": [{"title_id": "a.mp4", "verdict": "match", "matched_seconds": 25.0, "suspect_percent": 41.67,
                     "reference_percent": 10.0, "path": None, "duration": 250.0,
                     "metadata": {"title": "A <film>", "owner": ""},
-                    "similarity": title_similarity([A, B], THRESHOLD)}],
+                    "similarity": title_similarity([A, B, C], THRESHOLD)}],
         "suspect": {"path": "suspect.mp4", "sha256": "ab" * 32, "size_bytes": 1_234_567, "probe": probe},
         "index": {"path": "idx", "created_at": "2024-04-01T08:00:00+00:00", "updated_at": "2024-04-02T09:30:00",
                   "config": json.loads(Config().to_json())},
@@ -92,9 +101,16 @@ def hand_made_evidence() -> dict:
     }
 
 
+def test_a_segment_above_the_match_threshold_but_below_its_lengths_is_a_candidate():
+    assert [(m.decision, m.threshold) for m in (A, B, C)] == [("match", 0.55), ("match", 0.62), ("candidate", 0.69)]
+    assert THRESHOLD < C.score < C.threshold and C.to_dict()["threshold"] == 0.69
+
+
 def test_series_are_read_at_the_nearest_segment():
     sim = title_similarity([A, B], THRESHOLD)
     assert sim["step"] == STEP and sim["threshold"] == THRESHOLD
+    # each segment's threshold over its samples (B: 40-50 s), `match_threshold` elsewhere
+    assert sim["thresholds"] == [0.55] * 80 + [0.62] * 20 + [0.55] * 20
     assert set(sim["series"]) == {"visual", "audio"}  # no subtitles anywhere: no series
     visual, audio = sim["series"]["visual"], sim["series"]["audio"]
     assert len(visual) == len(audio) == SAMPLES
@@ -140,12 +156,23 @@ def test_the_plot_in_chromium_has_a_line_per_modality_and_the_matched_ranges_in_
     bands = dom.having("rect", "matched")
     assert [float(b["x"]) for b in bands] == pytest.approx([x(10.0), x(40.0)], abs=0.1)
     assert [float(b["width"]) for b in bands] == pytest.approx([x(25.0) - x(10.0), x(50.0) - x(40.0)], abs=0.1)
-    [threshold] = [a for t, a in dom.found if t == "line" and a.get("class") == "threshold"]
-    assert float(threshold["y1"]) == pytest.approx(y0 + height * (1 - THRESHOLD), abs=0.1)
+    [candidate] = dom.having("rect", "candidate")
+    assert (float(candidate["x"]), float(candidate["width"])) == pytest.approx((x(54.0), x(58.0) - x(54.0)), abs=0.1)
+    assert [float(b["data-threshold"]) for b in bands + [candidate]] == [0.55, 0.62, 0.69]
+    # the threshold applied: each segment's over its band, 0.55 elsewhere
+    levels = [(float(a["x1"]), float(a["x2"]), float(a["y1"]), float(a["data-threshold"]))
+              for a in dom.having("line", "threshold")]
+    edges = [0, 40, 50, 54, 58, 60]
+    assert [x1 for x1, _, _, _ in levels] == pytest.approx([x(t) for t in edges[:-1]], abs=0.1)
+    assert [x2 for _, x2, _, _ in levels] == pytest.approx([x(t) for t in edges[1:]], abs=0.1)
+    assert [t for _, _, _, t in levels] == [0.55, 0.62, 0.55, 0.69, 0.55]
+    assert [y for _, _, y, _ in levels] == pytest.approx([y0 + height * (1 - t) for _, _, _, t in levels], abs=0.1)
+    assert ">0.62</text>" in html and ">0.69</text>" in html  # the raised thresholds, labelled
     legend = re.sub(r"<[^>]+>", "|", html.split('class="legend"', 1)[1].split(">", 1)[1].split("</g>", 1)[0])
-    assert [t for t in legend.split("|") if t.strip()] == ["picture", "soundtrack", "decision threshold 0.55",
-                                                          "matched (reference range)"]
-    for label in ("ref 1:40\u20131:55", "ref 3:20\u20133:30"):
+    assert [t for t in legend.split("|") if t.strip()] == [
+        "picture", "soundtrack", "matched (reference range)", "candidate",
+        "decision threshold: 0.55, raised over a segment by its length and the catalogue's size"]
+    for label in ("ref 1:40\u20131:55", "ref 3:20\u20133:30", "ref 5:00\u20135:04"):
         assert f">{label}</text>" in html, label
 
 
@@ -192,9 +219,27 @@ def test_series_travel_in_csv_and_json(tmp_path):
     assert [float(r["time"]) for r in rows[:3]] == [0.0, 0.5, 1.0]
     assert rows[0]["visual"] == "0.71" and rows[0]["audio"] == "" and rows[0]["text"] == ""
     assert rows[100]["visual"] == "0.52" and rows[100]["threshold"] == "0.55"
+    assert [rows[i]["threshold"] for i in (79, 80, 99, 107, 108, 115, 116)] == \
+        ["0.55", "0.62", "0.62", "0.55", "0.69", "0.69", "0.55"]  # B at 40-50 s, C at 54-58 s
     assert render_series_csv(ev).splitlines() == series_path(target).read_text().splitlines()
     data = json.loads(write_report(Evidence.from_dict(ev), tmp_path / "r.json").read_text())
     assert data["titles"][0]["similarity"]["series"]["audio"][:4] == [None] * 4
+    assert data["titles"][0]["similarity"]["thresholds"][108:116] == [0.69] * 8
+    assert (data["matches"][2]["decision"], data["matches"][2]["threshold"]) == ("candidate", 0.69)
+
+
+def test_a_run_stored_without_applied_thresholds_shows_the_match_threshold():
+    ev = hand_made_evidence()
+    del ev["titles"][0]["similarity"]["thresholds"]
+    for m in ev["matches"]:
+        del m["threshold"]
+    assert {r["threshold"] for r in csv.DictReader(io.StringIO(render_series_csv(ev)))} == {"0.55"}
+    plot = similarity_plot(ev["titles"][0]["similarity"], ev["matches"], 60.0)
+    assert [(level.x, level.width, level.threshold) for level in plot.levels] == \
+        [(plot.left, plot.inner_width, 0.55)]
+    assert Evidence.from_dict(ev).report.matches[0].threshold is None
+    [line] = Elements(render_html(ev, thumbnails=False)).having("line", "threshold")
+    assert line["data-threshold"] == "0.55"
 
 
 def test_page_header_strings_cannot_leave_css():

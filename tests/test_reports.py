@@ -52,7 +52,7 @@ def evidence(typed):
     return typed.to_dict()
 
 
-def test_evidence_carries_contract_verdict_and_provenance(evidence, suspect):
+def test_evidence_carries_contract_verdict_and_provenance(evidence, suspect, matcher):
     assert evidence["verdict"] == "match" and evidence["query"]["path"] == str(suspect)
     title = evidence["titles"][0]
     assert title["title_id"] == "intel_car-detection.mp4" and title["verdict"] == "match"
@@ -60,17 +60,24 @@ def test_evidence_carries_contract_verdict_and_provenance(evidence, suspect):
     assert title["suspect_percent"] == pytest.approx(100 * 14 / 19, abs=8)
     assert title["reference_percent"] == pytest.approx(100 * 14 / 30.2, abs=5)
     assert re.fullmatch(r"[0-9a-f]{64}", evidence["suspect"]["sha256"])
-    assert evidence["index"]["config"]["visual_encoder"] == "efficientnet_lite0"
+    assert evidence["index"]["config"]["visual_encoder"] == matcher.config.visual_encoder
     json.dumps(evidence, allow_nan=False)
 
 
 def test_similarity_series_follow_the_match(evidence, matcher):
     """The plotted series are the matcher's own: inside the segment they average to its
-    per-modality score, over the unrelated footage before it they stay under the threshold."""
+    per-modality score, over the unrelated footage before it they stay under the threshold; the
+    thresholds are those applied, the segment's over it."""
     [segment] = [m for m in evidence["matches"] if m["decision"] == "match"]
     similarity = evidence["titles"][0]["similarity"]
     assert similarity["step"] == 1 / matcher.config.frame_rate
     assert similarity["threshold"] == matcher.config.match_threshold
+    length = segment["query_end"] - segment["query_start"]
+    assert segment["threshold"] == pytest.approx(matcher.decisions.threshold(length), abs=1e-4)
+    assert segment["score"] >= segment["threshold"] >= matcher.config.match_threshold
+    thresholds = similarity["thresholds"]
+    assert set(thresholds[round(segment["query_start"] * 2):round(segment["query_end"] * 2)]) == {segment["threshold"]}
+    assert set(thresholds[:8]) == {matcher.config.match_threshold}
     present = {k for k, v in segment["modalities"].items() if v is not None}
     assert "visual" in present and present <= set(similarity["series"])
     visual = np.array([np.nan if v is None else v for v in similarity["series"]["visual"]])
@@ -113,7 +120,8 @@ def test_html_report_as_a_person_sees_it_in_chromium(typed, evidence, tmp_path):
     assert dom.count('src="data:image/jpeg;base64,') >= 6
     assert dom.count('aria-label="suspect timeline"') == 1 and 'aria-label="reference timeline"' in dom
     for needle in ("picture", "% of the suspect", "% of the reference", evidence["suspect"]["sha256"],
-                   "efficientnet_lite0", "Fingerprint settings", "Match thresholds", "0:05\u20130:19"):
+                   evidence["index"]["config"]["visual_encoder"], "Fingerprint settings", "Match thresholds",
+                   "0:05\u20130:19"):
         assert needle in text, needle
     title, [segment] = evidence["titles"][0], [m for m in evidence["matches"] if m["decision"] == "match"]
     summary = (f"{title['matched_seconds']:.1f} s of the suspect ({title['suspect_percent']:.0f} %) matches "

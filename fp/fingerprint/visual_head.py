@@ -56,7 +56,7 @@ def head_files(name: str) -> tuple[Path, Path]:
 
 def is_head(name: str) -> bool:
     """Whether picture encoder `name` is a trained head over a trunk (rather than a network)."""
-    return name == SHIPPED_VISUAL or name.endswith(".safetensors")
+    return name == SHIPPED_VISUAL or (name.endswith(".safetensors") and not name.startswith("clip:"))
 
 
 def head_config(name: str) -> HeadConfig:

@@ -57,6 +57,8 @@ FRAME_SIZE = 224
 """fp's frame_size: the square the decoder hands to the encoder."""
 FRAMES_PER_SECOND = 1.0
 MAX_FRAMES_PER_VIDEO = 40
+DECODE_TIMEOUT = 300.0
+"""Seconds one video's frames may take to decode (its first MAX_FRAMES_PER_VIDEO seconds)."""
 CROPS_PER_PHOTO = 4
 """Random 16:9 crops taken from each photograph (they are large: 1920-5000 px)."""
 MIN_CROP = 0.35
@@ -85,7 +87,7 @@ def decode_frames(path: Path, fps: float = FRAMES_PER_SECOND, limit: int = MAX_F
     w, h = BASE_SIZE
     cmd = [require_tool("ffmpeg"), "-nostdin", "-v", "error", "-i", str(path), "-vf",
            f"fps={fps},scale={w}:{h}:flags=area", "-frames:v", str(limit), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
-    raw = subprocess.run(cmd, capture_output=True, check=True, stdin=subprocess.DEVNULL).stdout
+    raw = subprocess.run(cmd, capture_output=True, check=True, stdin=subprocess.DEVNULL, timeout=DECODE_TIMEOUT).stdout
     frames = np.frombuffer(raw, np.uint8)[: len(raw) // (w * h * 3) * w * h * 3].reshape(-1, h, w, 3)
     return [Image.fromarray(f) for f in frames]
 
@@ -125,7 +127,7 @@ def training_frames(rng: random.Random, media: Path = MEDIA, photo_dirs: list[Pa
     for path in videos:
         try:
             got = decode_frames(path)
-        except subprocess.CalledProcessError:
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
             continue  # audio-only or undecodable: nothing to learn from
         if got:
             frames.extend(got)
@@ -231,19 +233,20 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=TrainConfig.steps)
     ap.add_argument("--out", type=Path, default=weights_dir() / f"{SHIPPED_VISUAL}.safetensors")
+    ap.add_argument("--dim", type=int, default=HeadConfig.dim, help="output dimensions")
     ap.add_argument("--runtime", default="onnx", help="trunk runtime for the cached views (default onnx: float32)")
     args = ap.parse_args(argv)
     from fp.fingerprint.runtime import load_visual
 
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
-    cfg, head_cfg = TrainConfig(steps=args.steps), HeadConfig()
+    cfg, head_cfg = TrainConfig(steps=args.steps), HeadConfig(dim=args.dim)
     start = time.monotonic()
     rng = random.Random(cfg.seed)
     bases, sources = training_frames(rng)
     key = hashlib.sha256(json.dumps([sources, VIEWS, cfg.seed, head_cfg.trunk, args.runtime]).encode()).hexdigest()[:16]
     cache = CACHE / f"views-{key}.npz"
     if cache.is_file():
-        data = np.load(cache)
+        data = np.load(cache, allow_pickle=False)
         embeddings, ok = data["embeddings"], data["ok"]
         log(f"{len(bases)} frames; views from {cache}")
     else:

@@ -3,7 +3,9 @@
 Per title, a stretch of the suspect is explained by its best alignment (dedupe); consecutive
 pieces of one copy whose offsets drift are joined (chaining); a look-alike stretch inside a
 stronger copy of another title is outshone (rivals); a stretch that many titles share is only a
-candidate (shared content); the thresholds decide the rest.
+candidate (shared content); the thresholds decide the rest: `match_threshold`, raised for the
+catalogue's size where the false-match tail needs it, by segment length
+(`fp.matcher.calibration`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 
 from fp.config import Config
 from fp.matcher.align import AlignedSegment
-from fp.matcher.calibration import decision_threshold
+from fp.matcher.calibration import length_thresholds
 from fp.matcher.types import Match
 
 Found = tuple[str, AlignedSegment]
@@ -32,21 +34,32 @@ class DecisionParams:
     outshone_power: float
     shared_content_titles: int
     match_threshold: float
-    """The decision threshold: `Config.match_threshold`, or the false-match tail's threshold where
-    that is higher and enforced (`fp.matcher.calibration.decision_threshold`)."""
+    """`Config.match_threshold`: the decision threshold of a segment of any length, unless
+    `length_thresholds` raises it."""
     min_match_seconds: float
+    length_thresholds: tuple[tuple[float, float], ...] = ()
+    """(shortest length in seconds, threshold) per segment-length class, shortest first: the
+    false-match tail's thresholds for the catalogue's size
+    (`fp.matcher.calibration.length_thresholds`); empty when not enforced."""
 
     @classmethod
     def from_config(cls, cfg: Config, catalogue_hours: float | None = None) -> DecisionParams:
-        """`match_threshold` is the decision threshold: the configured one, raised where the
-        false-match tail (`fp.matcher.calibration.decision_threshold`) needs it at the larger of
-        `false_match_hours` and `catalogue_hours` (the index's size, when the caller knows it)."""
+        """`catalogue_hours`: the index's size, when the caller knows it (see `length_thresholds`)."""
         return cls(gap_seconds=cfg.gap_seconds, dedupe_overlap=cfg.dedupe_overlap, cover_share=cfg.cover_share,
                    chain_overlap_seconds=cfg.chain_overlap_seconds, chain_rate_tolerance=cfg.chain_rate_tolerance,
                    rival_margin=cfg.rival_margin, outshone_power=cfg.outshone_power,
-                   shared_content_titles=cfg.shared_content_titles,
-                   match_threshold=decision_threshold(cfg, catalogue_hours),
-                   min_match_seconds=cfg.min_match_seconds)
+                   shared_content_titles=cfg.shared_content_titles, match_threshold=cfg.match_threshold,
+                   min_match_seconds=cfg.min_match_seconds,
+                   length_thresholds=length_thresholds(cfg, catalogue_hours))
+
+    def threshold(self, seconds: float) -> float:
+        """The decision threshold applied to a segment `seconds` long: its length class's, never
+        below `match_threshold`."""
+        applied = self.match_threshold
+        for shortest, threshold in self.length_thresholds:
+            if seconds >= shortest - 1e-9:
+                applied = max(self.match_threshold, threshold)
+        return applied
 
 
 def decide(segments: list[Found], params: DecisionParams) -> list[Match]:
@@ -59,10 +72,12 @@ def judge(title_id: str, seg: AlignedSegment, others: list[Found], params: Decis
     """One segment's decision, weighed against the segments of other titles over its stretch."""
     score = outshone(seg.score, rival(title_id, seg, others, params.cover_share), params.rival_margin,
                      params.outshone_power)
-    strong = score >= params.match_threshold and seg.query_end - seg.query_start >= params.min_match_seconds \
+    length = seg.query_end - seg.query_start
+    threshold = params.threshold(length)
+    strong = score >= threshold and length >= params.min_match_seconds \
         and sharers(title_id, seg, others, params.cover_share) < params.shared_content_titles
-    return Match(title_id, seg.query_start, seg.query_end, seg.ref_start, seg.ref_end,
-                 score, "match" if strong else "candidate", dict(seg.modalities), seg.series)
+    return Match(title_id, seg.query_start, seg.query_end, seg.ref_start, seg.ref_end, score,
+                 "match" if strong else "candidate", dict(seg.modalities), threshold, seg.series)
 
 
 def dedupe(segments: list[Found], overlap: float) -> list[Found]:

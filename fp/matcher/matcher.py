@@ -46,7 +46,7 @@ class Matcher:
         self.scales = modality_scales(self.config)
         self.votes = VoteParams.from_config(self.config)
         self.alignment = AlignParams.from_config(self.config)
-        self.decisions = DecisionParams.from_config(self.config)
+        self.decisions = DecisionParams.from_config(self.config, self.reader.hours)
         self.titles = self.reader.titles
         self.durations = {t.title_id: t.duration for t in self.titles}
 

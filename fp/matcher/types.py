@@ -30,8 +30,11 @@ class Match:
     ref_end: float
     score: float
     decision: str
-    """`match` (at or above the calibrated threshold) or `candidate`."""
+    """`match` (at or above `threshold`, long enough, not shared) or `candidate`."""
     modalities: dict[str, float | None] = field(default_factory=dict)
+    threshold: float | None = None
+    """The decision threshold applied to this segment (`DecisionParams.threshold`: raised by its
+    length and the catalogue's size); None where not recorded (a run stored by an earlier release)."""
     series: SimilaritySeries | None = field(default=None, compare=False, repr=False)
     """Per-sample similarities along the whole query at this segment's alignment (common scale);
     the evidence plots them. Not part of `to_dict`."""
@@ -49,6 +52,7 @@ class Match:
             "ref_end": round(self.ref_end, 3),
             "score": round(self.score, 4),
             "decision": self.decision,
+            "threshold": None if self.threshold is None else round(self.threshold, 4),
             "modalities": {k: (None if v is None else round(v, 4)) for k, v in self.modalities.items()},
         }
 
@@ -77,5 +81,6 @@ class MatchReport:
     def from_dict(cls, data: dict) -> MatchReport:
         """Read the JSON contract back (a stored run)."""
         matches = [Match(m["title_id"], m["query_start"], m["query_end"], m["ref_start"], m["ref_end"],
-                         m["score"], m["decision"], m.get("modalities", {})) for m in data["matches"]]
+                         m["score"], m["decision"], m.get("modalities", {}), m.get("threshold"))
+                   for m in data["matches"]]
         return cls(data["query"]["path"], data["query"]["duration"], matches)

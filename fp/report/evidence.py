@@ -31,10 +31,13 @@ def build_evidence(report: MatchReport, matcher: Matcher, policy: Policy = DEFAU
     titles = []
     for tv in per_title:
         rec = records.get(tv.title_id)
+        # its candidates too (listed with `min_score`), matches first
+        segments = sorted((m for m in report.matches if m.title_id == tv.title_id),
+                          key=lambda m: m.decision != "match")
         titles.append(TitleEvidence(
             tv.title_id, tv.verdict, round(tv.matched_seconds, 3), round(tv.suspect_percent, 2),
             round(tv.reference_percent, 2), rec.path if rec else None, rec.duration if rec else None,
-            rec.metadata if rec else {}, title_similarity(tv.segments, matcher.config.match_threshold)))
+            rec.metadata if rec else {}, title_similarity(segments, matcher.config.match_threshold)))
     shown = report if label is None else dataclasses.replace(report, query_path=label)
     updated = max((t.added_at for t in matcher.titles), default=None)
     return Evidence(

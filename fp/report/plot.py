@@ -1,6 +1,7 @@
 """The similarity-over-time plot of one matched title, as geometry for an inline SVG: one line per
-modality along the suspect's timeline, the decision threshold, the matched segments shaded with
-their reference ranges (the template `plot.svg.j2` draws it)."""
+modality along the suspect's timeline, the decision threshold applied along it (each segment's
+own over its stretch, `match_threshold` elsewhere), the segments shaded with their reference
+ranges (the template `plot.svg.j2` draws it)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ import numpy as np
 
 from fp.report.view import MODALITY_NAMES, short_clock, span
 
-WIDTH, HEIGHT = 900, 260
+WIDTH, HEIGHT = 900, 280
 """The SVG's own units (it is scaled to the page's width)."""
-LEFT, RIGHT, TOP, BOTTOM = 62, 14, 36, 32
-"""Margins around the plotting area: axis labels left and below, the legend above."""
+LEFT, RIGHT, TOP, BOTTOM = 62, 14, 56, 32
+"""Margins around the plotting area: axis labels left and below, the legend's two rows above."""
 MAX_POINTS = 1000
 """Samples drawn per line at most; longer series are averaged in equal buckets."""
 STYLE = {"visual": ("#0072b2", ""), "audio": ("#d55e00", "9 4"), "text": ("#009e73", "3 3")}
@@ -38,13 +39,27 @@ class Line:
 
 @dataclass(frozen=True)
 class Band:
-    """A matched segment, shaded over the suspect's range."""
+    """A segment, shaded over the suspect's range."""
 
     x: float
     width: float
     query_start: float
     query_end: float
     label: str
+    decision: str
+    """`match` or `candidate`."""
+    threshold: float | None
+    """The decision threshold applied to it (None: not recorded)."""
+
+
+@dataclass(frozen=True)
+class Level:
+    """A stretch of the suspect along which one decision threshold applies."""
+
+    x: float
+    width: float
+    y: float
+    threshold: float
 
 
 @dataclass(frozen=True)
@@ -64,14 +79,15 @@ class Plot:
     lines: list[Line]
     bands: list[Band]
     threshold: float
-    threshold_y: float
+    """`match_threshold`: the decision threshold outside every segment."""
+    levels: list[Level]
     x_ticks: list[Tick]
     y_ticks: list[Tick]
 
 
 def similarity_plot(similarity: dict | None, segments: list[dict], duration: float) -> Plot | None:
-    """The plot of one title's `similarity` entry (see `fp.report.similarity`) and its matched
-    segments over a suspect of `duration` seconds; None without series."""
+    """The plot of one title's `similarity` entry (see `fp.report.similarity`) and its segments
+    (matches and candidates) over a suspect of `duration` seconds; None without series."""
     if not similarity or not similarity.get("series") or duration <= 0:
         return None
     inner_w, inner_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
@@ -96,13 +112,18 @@ def similarity_plot(similarity: dict | None, segments: list[dict], duration: flo
         colour, dash = STYLE.get(modality, ("#555555", ""))
         lines.append(Line(modality, MODALITY_NAMES.get(modality, modality), colour, dash, " ".join(parts)))
     bands = [Band(x(m["query_start"]), max(1.0, x(m["query_end"]) - x(m["query_start"])), m["query_start"],
-                  m["query_end"], f"ref {span(m['ref_start'], m['ref_end'])}")
+                  m["query_end"], f"ref {span(m['ref_start'], m['ref_end'])}", m["decision"], m.get("threshold"))
              for m in sorted(segments, key=lambda m: m["query_start"])]
+    threshold = similarity["threshold"]
+    # runs of equal per-sample thresholds; one run where a stored run has none per sample
+    applied = np.array(similarity.get("thresholds", [threshold]), float)
+    cuts = np.flatnonzero(np.diff(applied)) + 1
+    edges = [0.0, *(cuts * step), duration]
+    levels = [Level(x(a), x(b) - x(a), y(t), float(t)) for a, b, t in zip(edges, edges[1:], applied[np.r_[0, cuts]])]
     every = next((s for s in TICK_STEPS if duration / s <= MAX_TICKS), math.ceil(duration / MAX_TICKS))
     x_ticks = [Tick(x(t), short_clock(t)) for t in np.arange(0.0, duration + 1e-6, every)]
     y_ticks = [Tick(y(v), f"{v:.2f}") for v in Y_TICKS]
-    threshold = similarity["threshold"]
-    return Plot(WIDTH, HEIGHT, LEFT, TOP, inner_w, inner_h, lines, bands, threshold, y(threshold), x_ticks, y_ticks)
+    return Plot(WIDTH, HEIGHT, LEFT, TOP, inner_w, inner_h, lines, bands, threshold, levels, x_ticks, y_ticks)
 
 
 def _buckets(values: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray]:

@@ -81,8 +81,8 @@ def _timeline(label: str, total: float, ranges: list[tuple[float, float]]) -> di
 
 
 def _title_view(ev: dict, title: dict, thumbnails: bool) -> dict:
-    segs = sorted((m for m in ev["matches"] if m["title_id"] == title["title_id"] and m["decision"] == "match"),
-                  key=lambda m: m["query_start"])
+    shown = sorted((m for m in ev["matches"] if m["title_id"] == title["title_id"]), key=lambda m: m["query_start"])
+    segs = [m for m in shown if m["decision"] == "match"]
     meta = title.get("metadata") or {}
     colour, word = VERDICT_STYLE.get(title["verdict"], VERDICT_STYLE["no_match"])
     details = [("title id", title["title_id"])]
@@ -112,7 +112,7 @@ def _title_view(ev: dict, title: dict, thumbnails: bool) -> dict:
         "timelines": [
             _timeline("suspect", duration, [(m["query_start"], m["query_end"]) for m in segs]),
             _timeline("reference", title.get("duration") or 0.0, [(m["ref_start"], m["ref_end"]) for m in segs])],
-        "plot": similarity_plot(title.get("similarity"), segs, duration),
+        "plot": similarity_plot(title.get("similarity"), shown, duration),
         "step": f"{(title.get('similarity') or {}).get('step', 0.0):g}",
         "pairs": pairs,
     }
@@ -144,7 +144,8 @@ def render_html(ev: dict, *, thumbnails: bool = True, max_titles: int = MAX_TITL
 
 
 CSV_FIELDS = ["run_id", "suspect", "suspect_sha256", "verdict", "title_id", "display_title", "title_verdict",
-              "query_start", "query_end", "ref_start", "ref_end", "score", "decision", "visual", "audio", "text"]
+              "query_start", "query_end", "ref_start", "ref_end", "score", "threshold", "decision", "visual", "audio",
+              "text"]
 SERIES_FIELDS = ["run_id", "title_id", "time", "visual", "audio", "text", "threshold"]
 
 
@@ -161,6 +162,7 @@ def render_csv(ev: dict) -> str:
             "verdict": ev["verdict"], "title_id": m["title_id"],
             "display_title": (t.get("metadata") or {}).get("title", ""), "title_verdict": t.get("verdict", ""),
             **{k: m[k] for k in ("query_start", "query_end", "ref_start", "ref_end", "score", "decision")},
+            "threshold": m.get("threshold"),
             **{k: m["modalities"].get(k) for k in ("visual", "audio", "text")}})
     return out.getvalue()
 
@@ -168,7 +170,7 @@ def render_csv(ev: dict) -> str:
 def render_series_csv(ev: dict) -> str:
     """One row per matched title and suspect sample: the similarity plot's data (`time` in
     seconds of the suspect; values on the picture's scale, empty where a modality has none;
-    see `fp.report.similarity`)."""
+    `threshold`: the decision threshold applied there; see `fp.report.similarity`)."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=SERIES_FIELDS)
     writer.writeheader()
@@ -177,9 +179,12 @@ def render_series_csv(ev: dict) -> str:
         if not similarity or not similarity["series"]:
             continue
         series = similarity["series"]
+        # a run stored before per-sample thresholds has one for all samples
+        thresholds = similarity.get("thresholds", ())
         for i in range(max(len(v) for v in series.values())):
             writer.writerow({"run_id": ev.get("run_id"), "title_id": title["title_id"],
-                             "time": round(i * similarity["step"], 3), "threshold": similarity["threshold"],
+                             "time": round(i * similarity["step"], 3),
+                             "threshold": thresholds[i] if i < len(thresholds) else similarity["threshold"],
                              **{k: series[k][i] if k in series and i < len(series[k]) else None for k in MODALITIES}})
     return out.getvalue()
 
