@@ -236,7 +236,7 @@ class Fingerprinter:
         cfg = self.config
         with ThreadPoolExecutor(1) as pool:  # sound and subtitles while the picture decodes and encodes
             audio, text = pool.submit(self.audio_track, info), pool.submit(self.text_track, info)
-            pictures = self.visual_tracks(info, mirrored=True, insets=True, untagged=True, on_progress=on_progress)
+            pictures = self.visual_tracks(info, mirrored=cfg.query_mirrored, insets=True, untagged=True, on_progress=on_progress)
             audio, text = audio.result(), text.result()
         shared = {t.modality: t for t in (audio, text) if t is not None}
         step = 1.0 / cfg.frame_rate

@@ -63,7 +63,8 @@ class Matcher:
               cancel: threading.Event | None = None) -> MatchReport:
         """Find copied segments of catalogue titles in `path`.
 
-        Segments below the calibrated `match_threshold`, or shorter than `min_match_seconds`, are
+        Segments below their decision threshold (`match_threshold`, raised by segment length for
+        the catalogue's size: `DecisionParams.threshold`), or shorter than `min_match_seconds`, are
         `candidate`s, listed only when `min_score` is given (then every segment scoring at least
         `min_score` is listed). Setting `cancel` stops the work at the next batch of frames or
         hypothesis, with :class:`Cancelled`.
