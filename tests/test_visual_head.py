@@ -80,3 +80,13 @@ def test_the_head_runs_on_every_trunk_runtime_alike():
         encoder = load_visual(SHIPPED_VISUAL, runtime)
         assert encoder.runtime == runtime
         assert np.min(np.sum(encoder.encode(prepared) * torch_vectors, axis=1)) > 0.9
+
+
+def test_the_accuracy_benchmark_measures_only_clips_the_head_never_trained_on():
+    from bench.accuracy import CATALOGUE, NATURAL
+
+    from fp.fingerprint.visual_train import HELD_OUT
+
+    assert set(CATALOGUE) | {copy for copy, _ in NATURAL} <= set(HELD_OUT)
+    trained = json.loads(head_files(SHIPPED_VISUAL)[1].read_text())["data"]["videos"]
+    assert not set(trained) & set(HELD_OUT)
