@@ -24,7 +24,15 @@ EDITS = {
     "noise": "noise=alls=18:allf=t",
     "flip": "hflip",
     "rotate": "rotate=3*PI/180:fillcolor=black",
+    "grey": "hue=s=0",
 }
+
+# Camcord defaults: a phone filming a screen in a room.
+CAMCORD_BAND = (150.0, 4000.0)  # Hz: what a phone microphone keeps of a cinema's sound
+CAMCORD_ECHO = (60.0, 0.35)  # ms, decay: the room's first reflection
+CAMCORD_ROOM_NOISE = 0.03  # amplitude of the room's pink noise, mixed under the sound
+CAMCORD_SHAKE_HZ = (1.3, 0.9)  # frequencies of the horizontal and vertical hand shake
+SAMPLE_RATE = 44100
 
 
 @dataclass(frozen=True)
@@ -110,6 +118,70 @@ def splice(clips: list[Clip], dst: str | Path, *, size: tuple[int, int] = (640, 
     args += ["-filter_complex", graph, "-map", "[out]", "-c:v", "libx264", "-preset", "veryfast",
              "-crf", str(crf)]
     args += ["-map", "[aout]", "-c:a", "aac", "-b:a", "64k"] if audio else ["-an"]
+    return _run(args, Path(dst))
+
+
+def keystone(top: float, bottom: float = 0.0, tilt: float = 0.0) -> str:
+    """A trapezoid view of the frame (ffmpeg `perspective`): the top edge inset by `top`, the
+    bottom by `bottom` (fractions of the width), the top-left corner lowered by `tilt` of the height."""
+    return (f"perspective=x0=W*{top:.4f}:y0=H*{tilt:.4f}:x1=W*{1 - top:.4f}:y1=0:"
+            f"x2=W*{bottom:.4f}:y2=H:x3=W*{1 - bottom:.4f}:y3=H")
+
+
+def shake(pixels: int) -> str:
+    """A hand-held camera: a crop `pixels` smaller on each side, wandering by up to `pixels`."""
+    fx, fy = CAMCORD_SHAKE_HZ
+    return (f"crop=iw-{2 * pixels}:ih-{2 * pixels}:{pixels}+{pixels}*sin(2*PI*t*{fx}):"
+            f"{pixels}+{pixels}*cos(2*PI*t*{fy})")
+
+
+def vertical(offset: float = 0.5) -> str:
+    """A 9:16 vertical reframe: the full height, a strip `offset` of the way across (0.5: centred)."""
+    return f"crop=trunc(ih*9/16/2)*2:ih:(iw-ow)*{offset:.4f}:0"
+
+
+def blurred_fill(scale: float, sigma: float = 20.0) -> str:
+    """The frame shrunk to `scale` and centred over a blurred blow-up of itself (filtergraph for `-vf`)."""
+    return (f"split[fill_bg][fill_fg];[fill_bg]gblur=sigma={sigma:g}[fill_blur];"
+            f"[fill_fg]scale=trunc(iw*{scale:.4f}/2)*2:trunc(ih*{scale:.4f}/2)*2[fill_small];"
+            f"[fill_blur][fill_small]overlay=(W-w)/2:(H-h)/2")
+
+
+def pitch_shift(factor: float) -> str:
+    """Audio filter: the pitch raised by `factor` (0.95: 5 % down), the tempo kept."""
+    return (f"aresample={SAMPLE_RATE},asetrate={SAMPLE_RATE * factor:.2f},aresample={SAMPLE_RATE},"
+            f"atempo={1 / factor:.6f}")
+
+
+def camcord(clip: Clip, dst: str | Path, *, keystone_filter: str = keystone(0.05, 0.01, 0.02),
+            shake_px: int = 6, grain: int = 20, gamma: float = 1.2, filters: list[str] = (),
+            band: tuple[float, float] = CAMCORD_BAND, echo: tuple[float, float] = CAMCORD_ECHO,
+            room_noise: float = CAMCORD_ROOM_NOISE, seed: int = 0, height: int = 360, crf: int = 30,
+            audio_kbps: int = 64, speed: float = 1.0, fps: float | None = None) -> Path:
+    """`clip` filmed off a screen: the picture through `keystone_filter`, shake, grain and
+    `gamma`, then the raw ffmpeg `filters`; the sound band-limited to `band`, echoed (`echo`: delay
+    in ms, decay) and mixed with pink room noise of amplitude `room_noise`. `speed`, `fps`,
+    `height`, `crf` and `audio_kbps` as in `pirate`. A clip without sound gets the room alone."""
+    from fp.data.probe import probe
+
+    square = "scale=trunc(ih*dar/2)*2:ih,setsar=1"
+    picture = [square, keystone_filter, shake(shake_px), f"noise=alls={grain}:allf=t", f"eq=gamma={gamma:.3f}",
+               *filters, f"scale=-2:{height}", "setsar=1", "format=yuv420p"]
+    if speed != 1.0:
+        picture.append(f"setpts=PTS/{speed:.6f}")
+    if fps:
+        picture.append(f"fps={fps:g}")
+    delay, decay = echo
+    source = "[0:a:0]" if probe(clip.path).has_audio else f"anullsrc=r={SAMPLE_RATE}:cl=mono:d={clip.duration:.3f},"
+    sound = (f"{source}aresample={SAMPLE_RATE},aformat=channel_layouts=mono,highpass=f={band[0]:g},"
+             f"lowpass=f={band[1]:g},aecho=0.8:0.7:{delay:g}:{decay:g}"
+             + (f",atempo={speed:.6f}" if speed != 1.0 else "") + "[voice];"
+             f"anoisesrc=color=pink:amplitude={room_noise:g}:seed={seed}:r={SAMPLE_RATE}[room];"
+             "[voice][room]amix=inputs=2:duration=first:normalize=0[aout]")
+    graph = f"[0:v:0]{','.join(picture)}[vout];{sound}"
+    args = ["-ss", f"{clip.start:.3f}", "-t", f"{clip.duration:.3f}", "-i", clip.path, "-filter_complex", graph,
+            "-map", "[vout]", "-map", "[aout]", "-t", f"{clip.duration / speed:.3f}", "-c:v", "libx264",
+            "-preset", "veryfast", "-crf", str(crf), "-c:a", "aac", "-b:a", f"{audio_kbps}k"]
     return _run(args, Path(dst))
 
 

@@ -31,7 +31,7 @@ class HeadConfig:
     trunk: str = "efficientnet_lite0"
     in_dim: int = 1280
     hidden: int = 512
-    dim: int = 256
+    dim: int = 128
 
 
 class CopyHead(nn.Module):

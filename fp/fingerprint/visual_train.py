@@ -245,7 +245,8 @@ def main(argv: list[str] | None = None) -> None:
     bases, sources = training_frames(rng)
     key = hashlib.sha256(json.dumps([sources, VIEWS, cfg.seed, head_cfg.trunk, args.runtime]).encode()).hexdigest()[:16]
     cache = CACHE / f"views-{key}.npz"
-    if cache.is_file():
+    cached = cache.is_file()
+    if cached:
         data = np.load(cache, allow_pickle=False)
         embeddings, ok = data["embeddings"], data["ok"]
         log(f"{len(bases)} frames; views from {cache}")
@@ -262,7 +263,7 @@ def main(argv: list[str] | None = None) -> None:
         "training": asdict(cfg), "views_per_frame": VIEWS, "edits": sorted(visual_augment.EDITS),
         "trunk_runtime": args.runtime, "frames": len(bases), "data": sources,
         "final_loss": round(float(np.mean(losses[-100:])), 4),
-        "seconds": {"views": round(view_seconds), "total": round(total)},
+        "seconds": {"views": round(view_seconds), "total": round(total)}, "views_from_cache": cached,
         "machine": f"{torch.get_num_threads()} CPU threads", "reference": reference_embedding(model)})
     log(f"wrote {args.out} ({total:.0f} s)")
 
