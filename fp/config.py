@@ -31,7 +31,7 @@ def setting(default, group: str):
 class Config:
     # --- fingerprinting (recorded in the index; queries must agree) ---
     visual_encoder: str = setting("fp-visual-v1", FINGERPRINT)
-    """`fp-visual-v1` (default: fp's copy-detection head over EfficientNet-Lite0, 256-d; see
+    """`fp-visual-v1` (default: fp's copy-detection head over EfficientNet-Lite0, 128-d; see
     fp.fingerprint.visual_head), `efficientnet_lite0` (its ImageNet trunk alone, 1280-d) or
     `clip:ARCH:PRETRAINED` (open_clip; ARCH may be a model-config JSON path, PRETRAINED a hub tag or
     a local checkpoint path)."""
@@ -40,7 +40,7 @@ class Config:
     visual_dim: int = setting(0, FINGERPRINT)
     """Picture vectors are projected onto this many principal components, shipped per encoder
     (`fp.fingerprint.projection`: 128 and 256 for efficientnet_lite0); 0 keeps the encoder's own
-    size. Off by default (fp-visual-v1 is 256-d already): bench/projection.py (held-out folds)
+    size. Off by default (fp-visual-v1 is 128-d already): bench/projection.py (held-out folds)
     measured frame-level AP 0.979 for all 1280 ImageNet dimensions against 0.958 (256) and 0.951
     (128), and the projection raises unrelated frames' similarity (+0.02 to +0.04)."""
     text_encoder: str = setting("shingles", FINGERPRINT)
@@ -146,29 +146,29 @@ class Config:
     rival falls to 0.22, well under the threshold, while near-duplicates are spared by the margin."""
     query_mirrored: bool = setting(True, MATCH)
     """Also search a suspect's mirror image (a picture variant: one more encoding pass over its
-    frames), for copies flipped left to right. Off, the accuracy benchmark fell from micro-AP
-    0.972 and recall 0.860 to 0.961 and 0.811 (mirrored copies 16 -> 14 of 16, and misses under
-    other edits), for 3.2 instead of 3.4 s of compute per suspect minute."""
-    false_match_u: float = setting(0.4547, MATCH)
+    frames), for copies flipped left to right. Off, the accuracy benchmark (with the head at
+    256-d) fell from micro-AP 0.972 and recall 0.860 to 0.961 and 0.811 (mirrored copies 16 -> 14
+    of 16, and misses under other edits), for 3.2 instead of 3.4 s of compute per suspect minute."""
+    false_match_u: float = setting(0.4507, MATCH)
     """False-match tail (`fp.matcher.calibration`), fitted by `make bench-false-matches` (which
     prints these five settings): the score above which unrelated segments are modelled, the 0.8
-    quantile of the 184 segments of 4 s or more found in 4706 unrelated suspect-title pairs of
+    quantile of the 193 segments of 4 s or more found in 4706 unrelated suspect-title pairs of
     ../shared/media (90 suspects of at most a minute, 41 min, against 74 titles, every alignment
-    searched); 37 exceed it (37 audio)."""
-    false_match_rate: float = setting(3.588, MATCH)
+    searched); 39 exceed it (39 audio)."""
+    false_match_rate: float = setting(3.785, MATCH)
     """Segments of unrelated media scoring above `false_match_u` per suspect minute x catalogue hour
     of exposure (places where a segment fits, weighted by the share of segments of each length),
     summed over the modalities that carried them."""
-    false_match_xi: float = setting(-0.1841, MATCH)
+    false_match_xi: float = setting(-0.2064, MATCH)
     """Shape of the generalised Pareto distribution of the excess over `false_match_u` (maximum
     likelihood)."""
-    false_match_sigma: float = setting(0.0457, MATCH)
+    false_match_sigma: float = setting(0.0487, MATCH)
     """Scale of that distribution (score units)."""
-    false_match_length_scale: float = setting(1.3930, MATCH)
+    false_match_length_scale: float = setting(1.4053, MATCH)
     """Seconds over which the share of longer unrelated segments falls by a factor e (geometric
     lengths, maximum likelihood; the longest measured 11 s). Implied at 10,000 catalogue hours for a
-    clean one-minute suspect: 0.70 from 4 s, 0.69 from 5 s, 0.69 from 6.5 s, 0.69 from 8 s, 0.69
-    from 10 s, 0.68 from 12.5 s, 0.67 from 15.5 s, 0.65 from 19.5 s, 0.60 from 24 s, 0.55 from 30 s
+    clean one-minute suspect: 0.68 from 4 s, 0.68 from 5 s, 0.68 from 6.5 s, 0.68 from 8 s, 0.68
+    from 10 s, 0.67 from 12.5 s, 0.66 from 15.5 s, 0.65 from 19.5 s, 0.61 from 24 s, 0.55 from 30 s
     on."""
     false_match_length_ratio: float = setting(1.25, MATCH)
     """Segment-length classes, each with its own threshold, start at `min_match_seconds` and grow

@@ -1,6 +1,6 @@
 """fp-visual-v1: fp's copy-detection descriptor. A small head, trained contrastively on pirated
 views of frames (fp.fingerprint.visual_train), maps the shipped EfficientNet-Lite0 trunk's
-embedding (1280-d, centred on background footage) to a compact one (256-d, L2-normalised) in
+embedding (1280-d, centred on background footage) to a compact one (128-d, L2-normalised) in
 which a frame and its edited copies lie close and other frames far apart.
 
 The head runs after the trunk on whatever runtime the trunk runs (torch, ONNX Runtime float32 or
@@ -32,6 +32,8 @@ class HeadConfig:
     in_dim: int = 1280
     hidden: int = 512
     dim: int = 128
+    """128, not 256: the accuracy benchmark scored both alike (micro-AP 0.972 each, recall 0.864
+    against 0.860), and every stored sample and shot vector costs half as much."""
 
 
 class CopyHead(nn.Module):
