@@ -46,7 +46,7 @@ bench-false-matches: setup
 bench-frames: setup
 	$(PY) -m bench.frames
 
-# catalogue scale: 1, 10 and 100 hours of feature-length titles with a planted copy, size, write,
-# open and query costs projected to 100k hours; `fp index` on real long titles (about 10 minutes on 2 cores)
+# catalogue scale: 1, 10, 100 and 1,000 hours of feature-length titles with a planted copy, size, write,
+# open and query costs projected to 100k hours; `fp index` on real long titles (about 20 minutes on 2 cores)
 bench-catalogue: setup
 	$(PY) -m bench.catalogue_scale

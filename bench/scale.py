@@ -38,9 +38,14 @@ K = Config().knn
 CHUNK = 100_000
 SHOTS_PER_TITLE = 500
 NOISE_BANK = 65_536
+FIT_CHECK_VECTORS = 10_000
+"""Random vectors a candidate structure is trained on to see whether it fits the dimension."""
 COMPONENTS = 512
+"""Principal components modelled (fewer when the vectors have fewer dimensions)."""
 CANDIDATES = ["IVF{nlist},Flat", "IVF{nlist},SQ8", "IVF{nlist}(PCA64,Flat),SQ8", "IVF{nlist},SQ4",
-              "PCA256,IVF{nlist},SQ8", "IVF{nlist},PQ160x4fs", "HNSW32,SQ8"]
+              "PCA256,IVF{nlist},SQ8", "IVF{nlist},PQ160x4fs", "IVF{nlist},PQ64np", "IVF{nlist},PQ32np",
+              "IVF{nlist},PQ64x4fs", "IVF{nlist},PQ32x4fs", "HNSW32,SQ8"]
+"""Structures compared; those that do not fit the vectors' dimension (PCA256 of 128-d) are skipped."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +53,7 @@ class RealStats:
     hours: float
     shots: int
     components: np.ndarray
-    """(COMPONENTS, dim): principal directions of real picture embeddings."""
+    """(components, dim): principal directions of real picture embeddings."""
     spread: np.ndarray
     """Standard deviation along each component."""
     mean: np.ndarray
@@ -76,8 +81,9 @@ def real_stats(index_dir: Path) -> RealStats:
     mean = x.mean(0)
     _, sv, vt = np.linalg.svd(x - mean, full_matrices=False)
     var = sv ** 2 / len(x)
-    residual = math.sqrt(max(var[COMPONENTS:].sum(), 1e-6) / x.shape[1])
-    return RealStats(counts["hours"], shots, vt[:COMPONENTS], np.sqrt(var[:COMPONENTS]), mean, residual)
+    r = min(COMPONENTS, x.shape[1] - 1)  # one left for the residual noise
+    residual = math.sqrt(max(var[r:].sum(), 1e-6) / x.shape[1])
+    return RealStats(counts["hours"], shots, vt[:r], np.sqrt(var[:r]), mean, residual)
 
 
 class Synthetic:
@@ -90,7 +96,8 @@ class Synthetic:
         g = torch.Generator().manual_seed(seed)
         self.basis = torch.from_numpy(stats.components.T * stats.spread).float()  # (dim, r)
         self.mean = torch.from_numpy(stats.mean).float()
-        self.centres = torch.randn(self.titles, COMPONENTS, generator=g)
+        self.rank = len(stats.components)
+        self.centres = torch.randn(self.titles, self.rank, generator=g)
         self.alike = torch.sqrt(torch.rand(self.titles, generator=g) * 0.8 + 0.05)[:, None]
         self.noise = torch.randn(NOISE_BANK, self.basis.shape[0], generator=g) * stats.residual
 
@@ -107,7 +114,7 @@ class Synthetic:
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + lo)
         title = (torch.arange(lo, hi) * 7919) % self.titles
         a = self.alike[title]
-        z = a * self.centres[title] + torch.sqrt(1 - a ** 2) * torch.randn(hi - lo, COMPONENTS, generator=g)
+        z = a * self.centres[title] + torch.sqrt(1 - a ** 2) * torch.randn(hi - lo, self.rank, generator=g)
         x = self.mean + z @ self.basis.T + self.noise[torch.randint(0, NOISE_BANK, (hi - lo,), generator=g)]
         return torch.nn.functional.normalize(x, dim=1).numpy()
 
@@ -120,12 +127,22 @@ class Synthetic:
             part = np.flatnonzero(sources // CHUNK * CHUNK == lo)
             out[part] = self.chunk(int(lo))[sources[part] - lo]
         g = torch.Generator().manual_seed(seed)
-        edit = torch.randn(count, COMPONENTS, generator=g) @ self.basis.T
+        edit = torch.randn(count, self.rank, generator=g) @ self.basis.T
         edit = torch.nn.functional.normalize(edit - (edit * torch.from_numpy(out)).sum(1, keepdim=True)
                                              * torch.from_numpy(out), dim=1).numpy()
         c = rng.uniform(0.6, 0.98, (count, 1)).astype(np.float32)
         q = c * out + np.sqrt(1 - c ** 2) * edit
         return q / np.linalg.norm(q, axis=1, keepdims=True), sources
+
+
+def fits(factory: str, dim: int) -> bool:
+    """Whether `faiss.index_factory` can build and train `factory` for `dim`-dimensional vectors."""
+    try:
+        untrained(dim, factory_string(factory, 1, dim)).train(
+            np.random.default_rng(0).standard_normal((FIT_CHECK_VECTORS, dim), dtype=np.float32))
+    except RuntimeError:
+        return False
+    return True
 
 
 def exact_topk(data: Synthetic, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -177,7 +194,7 @@ def run(name: str, data: Synthetic, factory: str | None, queries: np.ndarray, so
     start = time.perf_counter()
     trained, per_shard = None, data.n
     if factory is not None:
-        index = untrained(data.dim, factory_string(factory, data.n))
+        index = untrained(data.dim, factory_string(factory, data.n, data.dim))
         index.train(data.chunk(0)[:Config().training_vectors])
         trained = faiss.serialize_index(index)
         if faiss.try_extract_index_ivf(index) is not None:
@@ -263,7 +280,7 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} CPU cores, faiss {faiss.__version__}, "
           f"{'CUDA' if torch.cuda.is_available() else 'no GPU'}; load average {os.getloadavg()[0]:.1f}")
     print(f"real index: {stats.shots} picture shots in {stats.hours:.3f} h = {stats.shots_per_hour:.0f} shots "
-          f"per catalogue hour; synthetic model: {COMPONENTS} components, residual sd {stats.residual:.4f}")
+          f"per catalogue hour; synthetic model: {len(stats.components)} components, residual sd {stats.residual:.4f}")
     print(f"queries: {args.queries} copies in batches of {batch} shots; a minute of suspect = "
           f"{per_minute:.1f} shots searched (picture and its mirror); k = {K}; "
           f"recall@24 = |found & exact top-24| / 24, votes@24 = share of exact top-24 neighbours "
@@ -275,8 +292,8 @@ def main() -> None:
     print(f"\n1. index structures compared at {args.compare_size / 1e6:.1f}M vectors (IVF: nlist ~ sqrt(n), "
           f"{cfg.probe_fraction:g} of the lists searched; HNSW efSearch 128)")
     print(HEAD + "\n" + "-" * len(HEAD))
-    for factory in [None, *CANDIDATES]:
-        name = "Flat (exact)" if factory is None else factory_string(factory, data.n)
+    for factory in [None, *(f for f in CANDIDATES if fits(f, data.dim))]:
+        name = "Flat (exact)" if factory is None else factory_string(factory, data.n, data.dim)
         row(run(name, data, factory, queries, sources, truth, batch, cfg.probe_fraction), per_minute / batch)
     if args.compare_only:
         return
@@ -294,7 +311,7 @@ def main() -> None:
             flat = Measured("Flat (exact, extrapolated)", n, flat.bytes_per_vector, n * flat.bytes_per_vector / 2 ** 30,
                             float("nan"), flat.ms_per_batch * n / flat.vectors, 1.0, 1.0, 1.0, 0.0)
         row(flat, per_minute / batch)
-        rows.append(run(factory_string(cfg.compressed_index, n), data, cfg.compressed_index, queries, sources,
+        rows.append(run(factory_string(cfg.compressed_index, n, data.dim), data, cfg.compressed_index, queries, sources,
                         truth, batch, cfg.probe_fraction))
         row(rows[-1], per_minute / batch)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20

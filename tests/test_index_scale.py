@@ -67,13 +67,13 @@ def test_compressed_index_recall_against_exact():
     ids = np.arange(20000) + 1
     exact = VectorIndex(DIM * 4)
     exact.add(ids, x)
-    compressed = VectorIndex.compressed(DIM * 4, factory_string(Config().compressed_index, 20000),
+    compressed = VectorIndex.compressed(DIM * 4, factory_string(Config().compressed_index, 20000, DIM * 4),
                                         x[:10000], Config().probe_fraction)
     compressed.add(ids, x)
     queries = copies(x[::100], 5)
     _, truth = exact.search(queries, 24)
     sims, found = compressed.search(queries, 24)
-    assert recall(found, truth) >= 0.95
+    assert recall(found, truth) >= 0.85  # product codes: bench/scale.py measures 0.885 at 1M
     assert (found[:, 0] == ids[::100]).mean() >= 0.95  # the copy's source comes first
 
 
@@ -113,8 +113,7 @@ def check_consistent(root, removed=()):
 
 
 def test_index_turns_compressed_past_the_threshold_and_follows_titles(tmp_path):
-    config = dataclasses.replace(Config(), exact_index_max_vectors=600, probe_fraction=0.5,
-                                 compressed_index=Config().compressed_index.replace("PCA64", "PCA24"))
+    config = dataclasses.replace(Config(), exact_index_max_vectors=600, probe_fraction=0.5)
     with IndexStore.open_for_writing(tmp_path, config) as store:
         for seed in range(2):
             store.put_title(f"t{seed}", fingerprint(seed, 250), f"h{seed}", 1)

@@ -52,6 +52,21 @@ def test_stale_or_damaged_faiss_file_is_rebuilt_from_the_tracks(tmp_path):
         assert len(store.vectors("visual")) == 3
 
 
+def test_readers_trust_k_nn_files_saved_at_the_current_generation_and_check_others(tmp_path, monkeypatch):
+    with IndexStore.open_for_writing(tmp_path, Config()) as store:
+        store.put_title("a", fake_fingerprint(1), "h1", 1)
+    calls = []
+    shot_ids = IndexStore._shot_ids
+    monkeypatch.setattr(IndexStore, "_shot_ids", staticmethod(lambda con, m: calls.append(m) or shot_ids(con, m)))
+    with IndexStore.open(tmp_path) as store:
+        assert len(store.vectors("visual")) == 3 and calls == []  # saved at this generation: no id check
+    writer = IndexStore.open_for_writing(tmp_path, Config())
+    writer.put_title("b", fake_fingerprint(2, shots=2), "h2", 1)  # committed; files not saved (a crash)
+    writer._lock.close()
+    with IndexStore.open(tmp_path) as store:
+        assert len(store.vectors("visual")) == 5 and calls == ["visual"]  # checked and completed
+
+
 def test_another_fingerprint_configuration_is_refused(tmp_path):
     with IndexStore.open_for_writing(tmp_path, Config()):
         pass

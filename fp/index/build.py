@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from fp.config import Config
@@ -68,36 +70,62 @@ def index_catalogue(
     """Fingerprint new and changed titles of `catalogue` into the index at `index_dir`.
 
     Unchanged titles (same size and mtime, or same SHA-256) cost no decoding. A file that cannot
-    be read is reported in `failed` and the run goes on; titles committed stay committed.
+    be read is reported in `failed` and the run goes on; titles committed stay committed. Each
+    title is committed (one transaction) in a background thread while the next is fingerprinted.
     """
     started = time.monotonic()
     emit = on_event or (lambda event: None)
     entries = scan_catalogue(catalogue)
     summary = IndexSummary()
-    with IndexStore.open_for_writing(index_dir, config or Config()) as store:
+    with IndexStore.open_for_writing(index_dir, config or Config()) as store, \
+            ThreadPoolExecutor(1, thread_name_prefix="fp-commit") as committer:
         config = store.config if config is None else config
         fingerprinter = fingerprinter or Fingerprinter(config)
         known = {t.title_id: t for t in store.titles()}
+        writing = threading.Lock()  # one writer at a time: the commit thread or a triage's touch
+        in_flight: tuple[Pending, Future] | None = None
         emit(IndexEvent("start", total=len(entries)))
         for position, entry in enumerate(entries, 1):
             try:
-                pending = triage(store, entry, known.get(entry.title_id), position, len(entries),
-                                 summary, emit)
+                with writing:
+                    pending = triage(store, entry, known.get(entry.title_id), position, len(entries),
+                                     summary, emit)
                 if pending is None:
                     continue
                 info = probe(entry.path)
                 emit(IndexEvent("title", entry.title_id, position, len(entries), info.duration))
                 fingerprint = fingerprinter.fingerprint(info, on_progress=lambda s: emit(
                     IndexEvent("progress", entry.title_id, position, len(entries), s)))
-                commit(store, pending, fingerprint, len(entries), summary, emit)
             except FPError as exc:
                 fail(entry, position, len(entries), exc, summary, emit)
+                continue
+            settled(in_flight, len(entries), summary, emit)
+            in_flight = pending, committer.submit(locked, writing, commit, store, pending, fingerprint,
+                                                  len(entries), summary, emit)
+        settled(in_flight, len(entries), summary, emit)
         if summary.added or summary.replaced:
             store.record_runtime(fingerprinter.runtime_used)
         settle(store, known, entries, prune, summary)
         emit(IndexEvent("saving", total=len(entries)))
     summary.wall_seconds = time.monotonic() - started
     return summary
+
+
+def locked(lock: threading.Lock, work: Callable, *args) -> None:
+    with lock:
+        work(*args)
+
+
+def settled(in_flight: tuple[Pending, Future] | None, total: int, summary: IndexSummary, emit) -> None:
+    """Wait for the title being committed in the background (the next one is fingerprinted
+    meanwhile); a commit that fails is reported like any failed title."""
+    if in_flight is None:
+        return
+    pending, done = in_flight
+    try:
+        done.result()
+    except FPError as exc:
+        fail(pending.entry, pending.position, total, exc, summary, emit)
 
 
 def triage(store: IndexStore, entry: CatalogueEntry, record, position: int, total: int,

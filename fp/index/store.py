@@ -30,6 +30,7 @@ import json
 import math
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -61,6 +62,10 @@ GENERATION_KEY = "generation"
 reloads only when it moves (recording a match run does not move it)."""
 BUMP_GENERATION = (f"INSERT INTO meta VALUES ('{GENERATION_KEY}', '1') ON CONFLICT (key) DO UPDATE "
                    "SET value = CAST(CAST(meta.value AS BIGINT) + 1 AS VARCHAR)")
+KNN_GENERATION_KEY = "knn_generation"
+"""`meta` key: the generation the k-NN files were last brought in line with. While it equals
+`GENERATION_KEY`, a reader trusts the files as they are (checking only their sizes) instead of
+comparing every shot id, so opening does not grow with the catalogue."""
 RUNTIMES_KEY = "runtimes"
 """`meta` key listing the encoder runtimes that fingerprinted the index's titles (comma-separated,
 in order of first use). Not part of the configuration: every runtime's vectors answer every
@@ -289,10 +294,14 @@ class IndexStore:
     def snapshot(self, modalities: tuple[str, ...]) -> Snapshot:
         """Titles, shots, track records and k-NN indexes read in one go: a consistent state even
         while another process keeps committing titles."""
-        with self._session() as con:
-            return Snapshot(self._titles(con), self._shot_table(con),
-                            {m: v for m in modalities if (v := self._vectors_of(con, m)) is not None},
-                            self._track_records(con))
+        with self._session() as con, ThreadPoolExecutor(len(modalities)) as pool:
+            stamps = self._knn_stamps(con)  # before the files: see `_knn_current`
+            files = {m: pool.submit(VectorIndex.load, self._vector_path(m), None, self.config.probe_fraction)
+                     for m in modalities}  # read from disk while DuckDB builds the tables
+            titles, table, tracks = self._titles(con), self._shot_table(con), self._track_records(con)
+            vectors = {m: v for m in modalities
+                       if (v := self._vectors_of(con, m, (stamps, files[m].result()))) is not None}
+        return Snapshot(titles, table, vectors, tracks)
 
     def title(self, title_id: str) -> TitleRecord | None:
         with self._session() as con:
@@ -370,19 +379,45 @@ class IndexStore:
                 self._vectors[modality] = self._vectors_of(con, modality)
         return self._vectors[modality]
 
-    def _vectors_of(self, con, modality: str) -> VectorIndex | None:
+    def _vectors_of(self, con, modality: str,
+                    read: tuple[tuple[str, str | None], VectorIndex | None] | None = None) -> VectorIndex | None:
+        """The modality's k-NN index in line with the database. `read`: the k-NN stamps and the
+        file's index, when the caller has read them (in that order)."""
         dims = con.execute("SELECT DISTINCT dim FROM tracks WHERE modality = ?", [modality]).fetchall()
         if not dims:
             return None
         dim = int(dims[0][0])
-        index = VectorIndex.load(self._vector_path(modality), dim, self.config.probe_fraction) \
-            or VectorIndex(dim, probe_fraction=self.config.probe_fraction)
+        if read is None:
+            read = self._knn_stamps(con), VectorIndex.load(self._vector_path(modality), None, self.config.probe_fraction)
+        stamps, index = read
+        if index is not None and index.dim != dim:
+            index = None
+        if index is not None and self._knn_current(con, modality, len(index), stamps):
+            return index
+        index = index or VectorIndex(dim, probe_fraction=self.config.probe_fraction)
         wanted = self._shot_ids(con, modality)
         have = index.ids()
         index.remove(np.setdiff1d(have, wanted))
         for ids, vectors in self.stored_vectors(con, modality, np.setdiff1d(wanted, have)):
             index.add(ids, vectors)
         return index
+
+    @staticmethod
+    def _knn_stamps(con) -> tuple[str, str | None]:
+        """(generation, generation the k-NN files were saved at)."""
+        stamps = dict(con.execute("SELECT key, value FROM meta WHERE key IN (?, ?)",
+                                  [GENERATION_KEY, KNN_GENERATION_KEY]).fetchall())
+        return stamps.get(GENERATION_KEY, "0"), stamps.get(KNN_GENERATION_KEY)
+
+    def _knn_current(self, con, modality: str, size: int, before: tuple[str, str | None]) -> bool:
+        """Whether a k-NN file of `size` vectors, loaded after reading the stamps `before`, is
+        the one saved at the database's generation: the stamps agree, did not move while it was
+        loaded, and the database holds `size` shots of `modality`."""
+        if before[0] != before[1] or self._knn_stamps(con) != before:
+            return False
+        shots = con.execute("SELECT count(*) FROM shots WHERE (modalities & ?) != 0",
+                            [modality_bit(modality)]).fetchone()[0]
+        return shots == size
 
     @staticmethod
     def _shot_ids(con, modality: str) -> np.ndarray:
@@ -429,7 +464,7 @@ class IndexStore:
         if n <= cfg.exact_index_max_vectors:
             rebuilt = VectorIndex(index.dim, probe_fraction=cfg.probe_fraction)
         else:
-            factory = factory_string(cfg.compressed_index, n)
+            factory = factory_string(cfg.compressed_index, n, index.dim)
             size = min(n, max(cfg.training_vectors, 64 * nlist_for(n)))
             sample = np.sort(np.random.default_rng(0).choice(ids, size, replace=False))
             training = np.concatenate([v for _, v in self.stored_vectors(con, modality, sample)])
@@ -569,6 +604,10 @@ class IndexStore:
         for stale in self.root.glob("vectors-*.faiss"):
             if stale.stem.removeprefix("vectors-") not in modalities:
                 stale.unlink()
+        with self._session() as con:  # the files are in line: readers may trust them as they are
+            con.execute("INSERT INTO meta SELECT ?, coalesce(max(value), '0') FROM meta WHERE key = ? "
+                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                        [KNN_GENERATION_KEY, GENERATION_KEY])
 
 
 def window(record: TrackRecord, stored: np.ndarray, first: int = 0, stop: int | None = None) -> FeatureTrack:

@@ -36,7 +36,7 @@ def untrained(dim: int, factory: str) -> faiss.Index:
     """`faiss.index_factory(dim, factory)` for inner products. Scalar-quantised inverted lists
     encode the vectors themselves, not their residuals from a centroid: with a coarse quantizer
     working on a projection (`IVF4096(PCA64,Flat),SQ8`) a residual would carry the projection's
-    loss into every score."""
+    loss into every score. Product-quantised lists keep faiss's residual encoding."""
     index = faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
     ivf = faiss.try_extract_index_ivf(index)
     if ivf is not None and isinstance(faiss.downcast_index(ivf), faiss.IndexIVFScalarQuantizer):
@@ -44,9 +44,10 @@ def untrained(dim: int, factory: str) -> faiss.Index:
     return index
 
 
-def factory_string(template: str, n: int) -> str:
-    """`template` with `{nlist}` filled in for `n` vectors."""
-    return template.format(nlist=nlist_for(n))
+def factory_string(template: str, n: int, dim: int) -> str:
+    """`template` with `{nlist}` filled in for `n` vectors and `{pq}` for `dim` dimensions (one
+    8-bit product-quantiser code per two dimensions)."""
+    return template.format(nlist=nlist_for(n), pq=max(1, dim // 2))
 
 
 class TorchFlatSearch:
@@ -173,10 +174,11 @@ class VectorIndex:
         os.replace(tmp, path)
 
     @classmethod
-    def load(cls, path: Path, dim: int, probe_fraction: float = 0.125) -> VectorIndex | None:
-        """The index stored at `path`, or None when it is missing, unreadable or of another size."""
+    def load(cls, path: Path, dim: int | None, probe_fraction: float = 0.125) -> VectorIndex | None:
+        """The index stored at `path`, or None when it is missing, unreadable or not of `dim`
+        dimensions (None: any)."""
         try:
             index = faiss.read_index(str(path))
         except (RuntimeError, OSError):
             return None
-        return cls(dim, index, probe_fraction) if index.d == dim else None
+        return cls(index.d, index, probe_fraction) if dim in (None, index.d) else None
