@@ -5,10 +5,11 @@ and a projection to 100k catalogue hours.
     python -m bench.scale --compare-only    (the index-structure comparison alone)
 
 Synthetic shot vectors are modelled on a real index (by default ../shared/media/video, indexed
-once into ~/.cache/fp-match/scale-real-index): the principal components and variance spectrum
-of its 1280-d picture embeddings, titles as clusters (each title's shots share a centre; how
-alike a title's shots are varies per title, as in real footage), the rest of the variance as
-noise. Queries are copies of catalogue shots, perturbed to cosine 0.6-0.98 with their source
+once into ~/.cache/fp-match/scale-real-index with the current configuration; delete it after
+changing encoders): the principal components and variance spectrum of its picture embeddings
+(1280-d with ImageNet features, 128-d with fp-visual-v1), titles as clusters (each title's shots
+share a centre; how alike a title's shots are varies per title, as in real footage), the rest of
+the variance as noise. Queries are copies of catalogue shots, perturbed to cosine 0.6-0.98 with their source
 (the range real copies score). Exact top-k for 10M vectors is computed by streaming (10M x 1280
 float32 is 51 GB); vectors are generated chunk by chunk, so peak memory is the index itself.
 """

@@ -176,3 +176,30 @@ def test_index_reports_progress_per_title_and_quiet_silences_it(tmp_path):
     assert again.returncode == 0 and "[1/1]" not in again.stderr + again.stdout
     verbose = fp("-v", "match", tmp_path / "missing.mp4", "--index", tmp_path / "idx")
     assert verbose.returncode == 2 and verbose.stderr.strip() == f"error: {tmp_path / 'missing.mp4'}: no such file"
+
+
+def test_titles_commit_in_the_background_and_a_failed_commit_is_reported(tmp_path, monkeypatch, fingerprinter):
+    import threading
+
+    from fp.config import Config
+    from fp.errors import IndexStoreError
+    from fp.index import IndexStore, index_catalogue
+
+    catalogue = tmp_path / "cat"
+    catalogue.mkdir()
+    for name in ("a.mp4", "b.mp4", "c.mp4"):
+        shutil.copy(VIDEO / "mdn_flower.mp4", catalogue / name)
+    put_title, threads = IndexStore.put_title, set()
+
+    def put(store, title_id, *args, **kwargs):
+        threads.add(threading.current_thread().name)
+        if title_id == "b.mp4":
+            raise IndexStoreError("disk full")
+        return put_title(store, title_id, *args, **kwargs)
+
+    monkeypatch.setattr(IndexStore, "put_title", put)
+    summary = index_catalogue(catalogue, tmp_path / "idx", Config(), fingerprinter=fingerprinter)
+    assert summary.added == ["a.mp4", "c.mp4"] and summary.failed == [("b.mp4", "disk full")]
+    assert all(name.startswith("fp-commit") for name in threads)  # never on the fingerprinting thread
+    with IndexStore.open(tmp_path / "idx") as store:
+        assert [t.title_id for t in store.titles()] == ["a.mp4", "c.mp4"]
