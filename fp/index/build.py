@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 
 from fp.config import Config
@@ -82,14 +83,13 @@ def index_catalogue(
         config = store.config if config is None else config
         fingerprinter = fingerprinter or Fingerprinter(config)
         known = {t.title_id: t for t in store.titles()}
-        writing = threading.Lock()  # one writer at a time: the commit thread or a triage's touch
+        writing = threading.Lock()  # one store write at a time: a commit (background) or a touch
         in_flight: tuple[Pending, Future] | None = None
         emit(IndexEvent("start", total=len(entries)))
         for position, entry in enumerate(entries, 1):
             try:
-                with writing:
-                    pending = triage(store, entry, known.get(entry.title_id), position, len(entries),
-                                     summary, emit)
+                pending = triage(store, entry, known.get(entry.title_id), position, len(entries),
+                                 summary, emit, writing)
                 if pending is None:
                     continue
                 info = probe(entry.path)
@@ -129,9 +129,9 @@ def settled(in_flight: tuple[Pending, Future] | None, total: int, summary: Index
 
 
 def triage(store: IndexStore, entry: CatalogueEntry, record, position: int, total: int,
-           summary: IndexSummary, emit) -> Pending | None:
-    """Skip an unchanged title (recording a new path, mtime or metadata); else what its
-    fingerprinting commits. Raises FPError when the file cannot be read."""
+           summary: IndexSummary, emit, writing: AbstractContextManager = nullcontext()) -> Pending | None:
+    """Skip an unchanged title (recording a new path, mtime or metadata, under `writing`); else
+    what its fingerprinting commits. Raises FPError when the file cannot be read."""
     try:
         stat = entry.path.stat()
     except OSError as exc:
@@ -139,7 +139,8 @@ def triage(store: IndexStore, entry: CatalogueEntry, record, position: int, tota
     metadata = read_metadata(entry.path)
     if record is not None and record.size_bytes == stat.st_size and record.mtime_ns == stat.st_mtime_ns:
         if record.metadata != metadata:
-            store.touch_title(entry.title_id, str(entry.path), stat.st_mtime_ns, metadata)
+            with writing:
+                store.touch_title(entry.title_id, str(entry.path), stat.st_mtime_ns, metadata)
         summary.unchanged.append(entry.title_id)
         emit(IndexEvent("skipped", entry.title_id, position, total, record.duration, "unchanged"))
         return None
@@ -148,7 +149,8 @@ def triage(store: IndexStore, entry: CatalogueEntry, record, position: int, tota
     except OSError as exc:
         raise FPError(f"{entry.path}: cannot read ({exc.strerror})") from exc
     if record is not None and record.content_hash == digest:
-        store.touch_title(entry.title_id, str(entry.path), stat.st_mtime_ns, metadata)
+        with writing:
+            store.touch_title(entry.title_id, str(entry.path), stat.st_mtime_ns, metadata)
         summary.unchanged.append(entry.title_id)
         emit(IndexEvent("skipped", entry.title_id, position, total, record.duration, "same content"))
         return None
