@@ -4,9 +4,11 @@
 
 References: every audio file of ../shared/media/audio and every soundtrack of
 ../shared/media/video (up to 180 s each). Queries: 1 s, 2 s and 5 s excerpts of the audio files
-held out from training (fp.fingerprint.audio_train.held_out_audio), under three conditions:
-noise (white, pink or babble at 0-10 dB SNR), re-encode (mp3 at 32 kbit/s) and speed change
-(PAL 25/24 with pitch, and -4 % tempo). A hit is the right file with the right offset (+-1 s).
+held out from training (fp.fingerprint.audio_train.held_out_audio), under five conditions:
+noise (white, pink or babble at 0-10 dB SNR), re-encode (mp3 at 32 kbit/s), speed change
+(PAL 25/24 with pitch, and -4 % tempo), pitch shift of 3-6 % up or down with the tempo kept, and
+the camcord room (band-limited, echoed, pink room noise; aac at 64 kbit/s), both drawn from the
+public accuracy benchmark's ranges (bench/accuracy.py). A hit is the right file with the right offset (+-1 s).
 Both systems search the same references with the same queries in the same run.
 """
 
@@ -22,7 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from fp.data import decode_audio, probe
-from fp.data.edits import write_wav
+from bench.accuracy import ECHO_DECAY, ECHO_MS, HIGH_CUT_HZ, LOW_CUT_HZ, PITCH_SHIFT, ROOM_NOISE
+from fp.data.edits import pitch_shift, room_sound, write_wav
 from fp.errors import FPError
 from fp.fingerprint.audio import SAMPLE_RATE, AudioEncoder
 from fp.fingerprint.audio_train import SHARED, _noise, held_out_audio
@@ -31,6 +34,7 @@ from fp.index.vectors import VectorIndex
 HOP = 0.5
 LENGTHS = (1.0, 2.0, 5.0)
 CHROMA_HOP = 4096 / 3 / 11025  # Chromaprint's item spacing in seconds (about 0.124 s)
+CONDITIONS = ("noise", "re-encode", "speed", "pitch", "room")
 
 
 def wav(path: Path, pcm: np.ndarray) -> Path:
@@ -142,6 +146,12 @@ def main() -> None:
                         "speed": ffmpeg(src, tmp / "q.m4a", "-af", (
                             f"asetrate={SAMPLE_RATE * 25 / 24:.2f},aresample={SAMPLE_RATE}"
                             if rng.random() < 0.5 else "atempo=0.96"), "-c:a", "aac", "-b:a", "64k"),
+                        "pitch": ffmpeg(src, tmp / "p.m4a", "-af", pitch_shift(
+                            1 + rng.choice([-1, 1]) * rng.uniform(*PITCH_SHIFT)), "-c:a", "aac", "-b:a", "64k"),
+                        "room": ffmpeg(src, tmp / "r.m4a", "-filter_complex", room_sound(
+                            "[0:a:0]", (rng.uniform(*LOW_CUT_HZ), rng.uniform(*HIGH_CUT_HZ)),
+                            (rng.uniform(*ECHO_MS), rng.uniform(*ECHO_DECAY)), rng.uniform(*ROOM_NOISE),
+                            int(rng.integers(2 ** 31))), "-map", "[aout]", "-c:a", "aac", "-b:a", "64k"),
                     }
                     noise = _noise(rng, len(piece), refs)
                     snr = rng.uniform(0, 10)
@@ -158,12 +168,10 @@ def main() -> None:
           f"queries from {len(held)} held-out files; fp index built in {fp_build:.1f} s")
     print(f"{'query':>6s} {'condition':>10s} {'fp audio':>9s} {'Chromaprint':>12s} {'n':>4s}")
     for length in LENGTHS:
-        for name in ("noise", "re-encode", "speed"):
+        for name in CONDITIONS:
             a, b, n = results[(length, name)]
             print(f"{length:5.0f}s {name:>10s} {a / n:9.3f} {b / n:12.3f} {n:4d}")
-        a = sum(results[(length, c)][0] for c in ("noise", "re-encode", "speed"))
-        b = sum(results[(length, c)][1] for c in ("noise", "re-encode", "speed"))
-        n = sum(results[(length, c)][2] for c in ("noise", "re-encode", "speed"))
+        a, b, n = (sum(results[(length, c)][k] for c in CONDITIONS) for k in range(3))
         print(f"{length:5.0f}s {'all':>10s} {a / n:9.3f} {b / n:12.3f} {n:4d}")
 
 

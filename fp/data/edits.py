@@ -153,6 +153,20 @@ def pitch_shift(factor: float) -> str:
             f"atempo={1 / factor:.6f}")
 
 
+def room_sound(source: str, band: tuple[float, float] = CAMCORD_BAND, echo: tuple[float, float] = CAMCORD_ECHO,
+               room_noise: float = CAMCORD_ROOM_NOISE, seed: int = 0, speed: float = 1.0) -> str:
+    """Filter graph: the sound at `source` (a pad such as "[0:a:0]", or a source filter and a
+    comma) as a phone records it off a screen, labelled [aout]: mono, band-limited to `band`,
+    echoed (`echo`: delay in ms, decay), sped up by `speed` (tempo), mixed with pink room noise of
+    amplitude `room_noise` drawn with `seed`."""
+    delay, decay = echo
+    return (f"{source}aresample={SAMPLE_RATE},aformat=channel_layouts=mono,highpass=f={band[0]:g},"
+            f"lowpass=f={band[1]:g},aecho=0.8:0.7:{delay:g}:{decay:g}"
+            + (f",atempo={speed:.6f}" if speed != 1.0 else "") + "[voice];"
+            f"anoisesrc=color=pink:amplitude={room_noise:g}:seed={seed}:r={SAMPLE_RATE}[room];"
+            "[voice][room]amix=inputs=2:duration=first:normalize=0[aout]")
+
+
 def camcord(clip: Clip, dst: str | Path, *, keystone_filter: str = keystone(0.05, 0.01, 0.02),
             shake_px: int = 6, grain: int = 20, gamma: float = 1.2, filters: list[str] = (),
             band: tuple[float, float] = CAMCORD_BAND, echo: tuple[float, float] = CAMCORD_ECHO,
@@ -171,13 +185,8 @@ def camcord(clip: Clip, dst: str | Path, *, keystone_filter: str = keystone(0.05
         picture.append(f"setpts=PTS/{speed:.6f}")
     if fps:
         picture.append(f"fps={fps:g}")
-    delay, decay = echo
     source = "[0:a:0]" if probe(clip.path).has_audio else f"anullsrc=r={SAMPLE_RATE}:cl=mono:d={clip.duration:.3f},"
-    sound = (f"{source}aresample={SAMPLE_RATE},aformat=channel_layouts=mono,highpass=f={band[0]:g},"
-             f"lowpass=f={band[1]:g},aecho=0.8:0.7:{delay:g}:{decay:g}"
-             + (f",atempo={speed:.6f}" if speed != 1.0 else "") + "[voice];"
-             f"anoisesrc=color=pink:amplitude={room_noise:g}:seed={seed}:r={SAMPLE_RATE}[room];"
-             "[voice][room]amix=inputs=2:duration=first:normalize=0[aout]")
+    sound = room_sound(source, band, echo, room_noise, seed, speed)
     graph = f"[0:v:0]{','.join(picture)}[vout];{sound}"
     args = ["-ss", f"{clip.start:.3f}", "-t", f"{clip.duration:.3f}", "-i", clip.path, "-filter_complex", graph,
             "-map", "[vout]", "-map", "[aout]", "-t", f"{clip.duration / speed:.3f}", "-c:v", "libx264",

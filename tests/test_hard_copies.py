@@ -1,0 +1,52 @@
+"""Copies made against Content ID, decided on the test catalogue: a pitch-shifted soundtrack over a
+black picture, and a 9:16 phone reframe of a camcorded screen; negatives made the same way from
+footage outside the catalogue are not matched."""
+
+import pytest
+
+from conftest import VIDEO
+from fp.data.edits import Clip, black_picture, camcord, pitch_shift, vertical
+
+TITLE = "psd_tv_documentary.mp4"  # in the catalogue, with a voiced soundtrack
+START, SECONDS = 5.0, 15.0
+OUTSIDE_VOICED = "facerec_hamilton_clip.mp4"  # not in the catalogue, with sound
+NOISE_SNR_DB = 20.0
+
+
+def decided(report, title):
+    return [m for m in report.matches if m.title_id == title and m.decision == "match"]
+
+
+def assert_ranges(match, duration=SECONDS):
+    assert match.query_start == pytest.approx(0.0, abs=1.0)
+    assert match.query_end == pytest.approx(duration, abs=1.0)
+    assert match.ref_start == pytest.approx(START, abs=1.0)
+    assert match.ref_end == pytest.approx(START + duration, abs=1.0)
+
+
+@pytest.mark.parametrize("factor", [0.95, 1.04])
+def test_pitch_shifted_soundtrack_over_black_is_matched_on_sound(matcher, tmp_path, factor):
+    copy = black_picture(Clip(str(VIDEO / TITLE), START, SECONDS), tmp_path / "pitch.mp4",
+                         audio_filter=pitch_shift(factor), noise_snr_db=NOISE_SNR_DB)
+    [best] = decided(matcher.match(copy), TITLE)[:1]
+    assert_ranges(best)
+    assert best.modalities["audio"] is not None and best.modalities.get("visual") is None
+
+
+def test_vertical_reframe_of_a_camcord_is_matched(matcher, tmp_path):
+    """Keystone, shake, grain and gamma, then a centred 9:16 strip; the sound recorded in the room
+    (band-limited, echoed, room noise)."""
+    copy = camcord(Clip(str(VIDEO / TITLE), START, SECONDS), tmp_path / "vcam.mp4", filters=[vertical(0.5)])
+    report = matcher.match(copy)
+    [best] = decided(report, TITLE)[:1]
+    assert best is report.matches[0]
+    assert_ranges(best)
+
+
+@pytest.mark.parametrize("edit", ["pitch", "vertical camcord"])
+def test_the_same_edits_of_outside_footage_are_no_match(matcher, tmp_path, edit):
+    clip = Clip(str(VIDEO / OUTSIDE_VOICED), 0.0, 10.0)
+    suspect = (black_picture(clip, tmp_path / "n.mp4", audio_filter=pitch_shift(1.05), noise_snr_db=NOISE_SNR_DB)
+               if edit == "pitch" else camcord(clip, tmp_path / "n.mp4", filters=[vertical(0.5)]))
+    report = matcher.match(suspect)
+    assert not report.found and [m for m in report.matches if m.decision == "match"] == []
