@@ -1,4 +1,5 @@
-"""Picture-in-picture: the window is found on real footage, and copies shown in one are matched."""
+"""Picture-in-picture and blurred-background fill: the window is found on real footage, not on
+plain footage, and copies shown in one are matched."""
 
 import numpy as np
 import pytest
@@ -6,8 +7,8 @@ import pytest
 from conftest import OUTSIDE, VIDEO
 from fp.data import probe
 from fp.data.decode import iter_frames
-from fp.data.edits import Clip, picture_in_picture, pirate, splice
-from fp.fingerprint.insets import InsetFinder, find_window
+from fp.data.edits import Clip, blurred_fill, picture_in_picture, pirate, splice
+from fp.fingerprint.insets import FILL_INSET, WINDOW, InsetFinder, find_fill, find_window
 
 SIZE = 224
 
@@ -51,6 +52,33 @@ def test_plain_footage_has_no_window(name):
     assert find_window(frames_of(name, 24).astype(np.float32).mean(axis=-1)) is None
 
 
+def grey_runs(path) -> list[np.ndarray]:
+    grey = np.concatenate(list(iter_frames(probe(path), 2.0, SIZE))).astype(np.float32).mean(axis=-1)
+    return [grey[a:a + WINDOW] for a in range(0, len(grey) - WINDOW + 1, WINDOW)]
+
+
+@pytest.mark.parametrize("name, scale, sigma", [("intel_car-detection.mp4", 0.6, 18), ("psd_tv_documentary.mp4", 0.75, 12),
+                                                ("zwm_sintel.mp4", 0.65, 24)])
+def test_blurred_fill_window_is_found(tmp_path, name, scale, sigma):
+    """The frame shrunk to `scale` over a blurred copy of itself (sintel: a letterboxed film, whose
+    black bars are blurred into the background too)."""
+    copy = pirate(Clip(str(VIDEO / name), 0.0, 8.0), tmp_path / "fill.mp4", filters=[blurred_fill(scale, sigma)],
+                  audio=False, crf=30)
+    side = SIZE * (1 - scale) / 2 + FILL_INSET
+    for run in grey_runs(copy):
+        box = find_fill(run)
+        assert box is not None
+        assert np.allclose(box, (side, side, SIZE - side, SIZE - side), atol=3)
+
+
+@pytest.mark.parametrize("name", ["intel_car-detection.mp4", "psd_tv_documentary.mp4", "zwm_sintel.mp4",
+                                  "videohash_nasa_rocket.mkv", "psd_goldeneye_vfr_drop3.mp4", *OUTSIDE])
+def test_plain_footage_has_no_blurred_fill(name):
+    """Including title cards (black around centred text), a screen filmed inside a scene and text
+    over smoke, whose edges alone would pass for a window."""
+    assert [find_fill(run) for run in grey_runs(VIDEO / name)] == [None] * len(grey_runs(VIDEO / name))
+
+
 def test_finder_marks_only_the_frames_that_show_a_window(host, guest):
     box = (30, 40, 140, 130)
     stream = np.concatenate([host[:8], composite(host[8:], guest[8:], box)])
@@ -72,3 +100,18 @@ def test_copy_in_a_window_over_other_footage_is_matched(matcher, tmp_path):
     assert best.query_start == pytest.approx(4.0, abs=1.0)
     assert best.query_end == pytest.approx(4.0 + duration, abs=1.0)
     assert best.ref_start == pytest.approx(start, abs=1.0)
+
+
+@pytest.mark.slow
+def test_copy_over_a_blurred_copy_of_itself_is_matched(matcher, tmp_path):
+    """Shrunk to 60 % over its own blurred picture, without sound: not found as it is, decided on
+    the window."""
+    title, duration = "psd_testvideo.mp4", 20.0
+    copy = pirate(Clip(str(VIDEO / title), 0.0, duration), tmp_path / "fill.mp4", filters=[blurred_fill(0.6, 18)],
+                  audio=False, crf=30)
+    report = matcher.match(copy)
+    assert report.found and report.matches[0].title_id == title
+    best = report.matches[0]
+    assert best.decision == "match"
+    assert best.query_start == pytest.approx(0.0, abs=1.0) and best.query_end == pytest.approx(duration, abs=1.0)
+    assert best.ref_start == pytest.approx(0.0, abs=1.0) and best.ref_end == pytest.approx(duration, abs=1.0)
