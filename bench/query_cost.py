@@ -15,7 +15,7 @@ import argparse
 import time
 from pathlib import Path
 
-from bench.accuracy import build_queries, default_workdir, prepare_catalogue
+from bench.accuracy import build_queries, default_workdir, index_dir, prepare_catalogue
 from fp.config import Config
 from fp.data import iter_frames, probe
 from fp.data.decode import decode_audio
@@ -45,9 +45,11 @@ def main() -> None:
     work = args.workdir or default_workdir(args.seed, args.queries)
     prepare_catalogue(work)
     queries = build_queries(work / "queries", args.queries, args.seed)[:args.limit]
-    index_catalogue(work / "catalogue", work / "index", Config())
+    config = Config()
+    index = index_dir(work, config.visual_encoder)  # the accuracy benchmark's, for the default encoder
+    index_catalogue(work / "catalogue", index, config)
     minutes = decode_s = match_s = 0.0
-    with Matcher(work / "index") as matcher:
+    with Matcher(index) as matcher:
         matcher.match(queries[0].path)  # warm: models loaded, first tracks read
         for q in queries:
             minutes += probe(q.path).duration / 60
