@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from conftest import AUDIO, VIDEO
+from fp.config import Config
 from fp.data.edits import Clip, pirate
 
 
@@ -106,6 +107,9 @@ def test_verdict_exit_code_headline_and_json_agree(index_dir, tmp_path):
                                                       "r-suspect2.json", "r-suspect2.html"}
     lines = [line for line in both.stdout.splitlines() if line.startswith(("/", str(tmp_path)))]
     assert [("MATCH" in line, "no match" in line) for line in lines[:2]] == [(True, False), (False, True)]
+    # each segment's row shows the threshold its score was decided against
+    [row] = [[cell.strip() for cell in line.split("│")] for line in both.stdout.splitlines() if "│" in line]
+    assert row[5] == "match" and float(row[3]) >= float(row[4]) >= Config().match_threshold
     # a policy that only asks for review: exit 3, the headline and the JSON say review
     policy = tmp_path / "review.toml"
     policy.write_text('[[rule]]\nverdict = "match"\nmin_seconds = 1000\n\n[[rule]]\nverdict = "review"\n')

@@ -27,12 +27,13 @@ def print_report(console: Console, report: MatchReport, verdict: str, run_id: in
     if not listed:
         return
     table = Table(show_edge=False, pad_edge=False)
-    for column in ("title", "suspect range", "reference range", "score", "decision", "modalities"):
-        table.add_column(column, justify="right" if column == "score" else "left")
+    for column in ("title", "suspect range", "reference range", "score", "threshold", "decision", "modalities"):
+        table.add_column(column, justify="right" if column in ("score", "threshold") else "left")
     for m in report.matches:
         table.add_row(
             m.title_id, f"{clock(m.query_start)}-{clock(m.query_end)}",
-            f"{clock(m.ref_start)}-{clock(m.ref_end)}", f"{m.score:.3f}", m.decision,
+            f"{clock(m.ref_start)}-{clock(m.ref_end)}", f"{m.score:.3f}",
+            "" if m.threshold is None else f"{m.threshold:.3f}", m.decision,
             " ".join(f"{k} {v:.2f}" for k, v in m.modalities.items() if v is not None))
     console.print(table)
 
