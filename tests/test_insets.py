@@ -7,7 +7,7 @@ import pytest
 from conftest import OUTSIDE, VIDEO
 from fp.data import probe
 from fp.data.decode import iter_frames
-from fp.data.edits import Clip, blurred_fill, picture_in_picture, pirate, splice
+from fp.data.edits import Clip, blurred_fill, phone_fill, picture_in_picture, pirate, splice
 from fp.fingerprint.insets import FILL_INSET, WINDOW, InsetFinder, find_fill, find_window
 
 SIZE = 224
@@ -71,6 +71,17 @@ def test_blurred_fill_window_is_found(tmp_path, name, scale, sigma):
         assert np.allclose(box, (side, side, SIZE - side, SIZE - side), atol=3)
 
 
+@pytest.mark.parametrize("name, aspect", [("dvrscan_traffic_camera.mp4", 16 / 9), ("askany_hitting_baseball.mp4", 4 / 3)])
+def test_phone_frame_fill_band_is_found(tmp_path, name, aspect):
+    """The whole picture across the middle of a 9:16 phone frame, over its own blurred blow-up:
+    the band is the window (full width; in the decoded square its height is 9/16 / aspect)."""
+    copy = pirate(Clip(str(VIDEO / name), 0.0, 8.0), tmp_path / "phone.mp4", filters=[phone_fill(18)],
+                  height=640, audio=False, crf=30)
+    side = SIZE * (1 - 9 / 16 / aspect) / 2 + FILL_INSET
+    for run in grey_runs(copy):
+        assert np.allclose(find_fill(run), (0, side, SIZE, SIZE - side), atol=3)
+
+
 @pytest.mark.parametrize("name", ["intel_car-detection.mp4", "psd_tv_documentary.mp4", "zwm_sintel.mp4",
                                   "videohash_nasa_rocket.mkv", "psd_goldeneye_vfr_drop3.mp4", *OUTSIDE])
 def test_plain_footage_has_no_blurred_fill(name):
@@ -113,5 +124,17 @@ def test_copy_over_a_blurred_copy_of_itself_is_matched(matcher, tmp_path):
     assert report.found and report.matches[0].title_id == title
     best = report.matches[0]
     assert best.decision == "match"
+    assert best.query_start == pytest.approx(0.0, abs=1.0) and best.query_end == pytest.approx(duration, abs=1.0)
+    assert best.ref_start == pytest.approx(0.0, abs=1.0) and best.ref_end == pytest.approx(duration, abs=1.0)
+
+
+@pytest.mark.slow
+def test_phone_frame_copy_over_its_own_blur_is_matched(matcher, tmp_path):
+    title, duration = "dvrscan_traffic_camera.mp4", 20.0
+    copy = pirate(Clip(str(VIDEO / title), 0.0, duration), tmp_path / "phone.mp4", filters=[phone_fill(18)],
+                  height=640, audio=False, crf=30)
+    report = matcher.match(copy)
+    assert report.found and report.matches[0].title_id == title and report.matches[0].decision == "match"
+    best = report.matches[0]
     assert best.query_start == pytest.approx(0.0, abs=1.0) and best.query_end == pytest.approx(duration, abs=1.0)
     assert best.ref_start == pytest.approx(0.0, abs=1.0) and best.ref_end == pytest.approx(duration, abs=1.0)

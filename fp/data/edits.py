@@ -147,6 +147,14 @@ def blurred_fill(scale: float, sigma: float = 20.0) -> str:
             f"[fill_blur][fill_small]overlay=(W-w)/2:(H-h)/2")
 
 
+def phone_fill(sigma: float = 20.0, width: int = 360, height: int = 640) -> str:
+    """The whole frame, its width kept, over a blurred copy of itself that fills a `width` x
+    `height` phone frame (9:16: the picture a band across the middle; filtergraph for `-vf`)."""
+    return (f"split[fill_bg][fill_fg];[fill_bg]scale={width}:{height}:force_original_aspect_ratio=increase,"
+            f"crop={width}:{height},gblur=sigma={sigma:g}[fill_blur];[fill_fg]scale={width}:-2[fill_band];"
+            f"[fill_blur][fill_band]overlay=(W-w)/2:(H-h)/2")
+
+
 def pitch_shift(factor: float) -> str:
     """Audio filter: the pitch raised by `factor` (0.95: 5 % down), the tempo kept."""
     return (f"aresample={SAMPLE_RATE},asetrate={SAMPLE_RATE * factor:.2f},aresample={SAMPLE_RATE},"

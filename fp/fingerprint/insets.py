@@ -35,8 +35,11 @@ CANDIDATES = 16
 """Strongest rows and columns tried as sides."""
 
 FILL_MARGIN = (0.06, 0.25)
-"""A blurred fill's window leaves this fraction of the frame's side on each side (windows of
-50-88 %)..."""
+"""A blurred fill's window inside the frame leaves this fraction of the frame's side on each
+side (windows of 50-88 %)..."""
+FILL_BAR_MARGIN = (0.06, 0.40)
+"""A band across the whole frame leaves this fraction above and below: a 16:9 picture in a 9:16
+phone frame leaves 0.34, 2.39:1 leaves 0.38."""
 FILL_SLACK = 2
 """...centred within this many pixels."""
 FILL_RING = 6
@@ -54,6 +57,10 @@ FILL_EDGE_LEVEL = 2.0
 """Grey-level step (temporal median) each side of a fill's window shows at least..."""
 FILL_MIN_RATIO = 1.5
 """...and at least this many times the ring's detail on every side..."""
+FILL_BAND_MIN_RATIO = 2.5
+"""...(a band's two sides: at least this many times; they run the frame's whole width, so a true
+band's edges stand out: 3-22 times on phone-frame fills of 16:9 and 4:3 footage, against 1.7 for
+the side of a block of text over footage)..."""
 FILL_MEAN_LOG_RATIO = 1.0
 """...and on average (mean natural log of the four ratios; 1.0 is 2.7 times)."""
 FILL_ZOOMS = (1.0, 1.3, 1.6)
@@ -111,10 +118,29 @@ def _mean(table: np.ndarray, y0, y1, x0, x1):
     return (table[y1, x1] - table[y0, x1] - table[y1, x0] + table[y0, x0]) / np.maximum(1, (y1 - y0) * (x1 - x0))
 
 
+def _pairs(size: int, margins: tuple[float, float]) -> np.ndarray:
+    """(first, end) of a centred span leaving `margins` of `size` each side, `FILL_SLACK` off centre."""
+    near = np.arange(max(int(margins[0] * size), FILL_RING + 2), int(margins[1] * size) + 1)
+    return np.array([(a, size - a + k) for a in near for k in range(-FILL_SLACK, FILL_SLACK + 1)])
+
+
+def _fill_candidates(size: int) -> list[tuple[np.ndarray, ...]]:
+    """Each family of centred windows as (x0, y0, x1, y1, sides): boxes inside the frame (four
+    sides), and full-width bands (top and bottom: a wide picture in a tall phone frame). A band's
+    background is its picture blown up with its shape kept (stretched, a band's blow-up continues
+    the picture beside it in any footage). Full-height bands (a tall picture in a wide frame) are
+    not searched: the sides of a block of text over footage passed for one."""
+    box, bar = _pairs(size, FILL_MARGIN), _pairs(size, FILL_BAR_MARGIN)
+    x0, y0 = (g.ravel() for g in np.meshgrid(box[:, 0], box[:, 0], indexing="ij"))
+    x1, y1 = (g.ravel() for g in np.meshgrid(box[:, 1], box[:, 1], indexing="ij"))
+    zero, full = np.zeros(len(bar), int), np.full(len(bar), size)
+    return [(x0, y0, x1, y1, ("left", "right", "top", "bottom")), (zero, bar[:, 0], full, bar[:, 1], ("top", "bottom"))]
+
+
 def find_fill(grey: np.ndarray) -> Box | None:
     """The window of a blurred-background fill persistent over `grey` frames (n, S, S), or None:
-    of the centred rectangles whose sides are edges over a detail-free ring, the one whose
-    surroundings best match its own picture blown up and blurred (see `fill_correlation`)."""
+    of the centred rectangles (or bands) whose sides are edges over a detail-free ring, the one
+    whose surroundings best match its own picture blown up and blurred (see `fill_correlation`)."""
     size = grey.shape[1]
     vertical = np.median(np.abs(np.diff(grey, axis=2)), axis=0)  # step right of column c
     horizontal = np.median(np.abs(np.diff(grey, axis=1)), axis=0)  # step below row r
@@ -123,29 +149,36 @@ def find_fill(grey: np.ndarray) -> Box | None:
     detail[:-1, :] += horizontal
     v, h, d = _integral(vertical), _integral(horizontal), _integral(detail)
     ring = FILL_RING
-    near = np.arange(max(int(FILL_MARGIN[0] * size), ring + 2), int(FILL_MARGIN[1] * size) + 1)
-    pairs = np.array([(a, size - a + k) for a in near for k in range(-FILL_SLACK, FILL_SLACK + 1)])
-    x0, y0 = (g.ravel() for g in np.meshgrid(pairs[:, 0], pairs[:, 0], indexing="ij"))
-    x1, y1 = (g.ravel() for g in np.meshgrid(pairs[:, 1], pairs[:, 1], indexing="ij"))
-    edges = np.stack([_mean(v, y0, y1, x0 - 1, x0), _mean(v, y0, y1, x1 - 1, x1),
-                      _mean(h, y0 - 1, y0, x0, x1), _mean(h, y1 - 1, y1, x0, x1)])
-    rings = np.stack([_mean(d, y0, y1, x0 - 1 - ring, x0 - 2), _mean(d, y0, y1, x1 + 1, x1 + 1 + ring),
-                      _mean(d, y0 - 1 - ring, y0 - 2, x0, x1), _mean(d, y1 + 1, y1 + 1 + ring, x0, x1)])
-    ratios = np.maximum(edges, 1e-3) / (rings + 0.5)  # + 0.5: a flat ring is not infinitely clean
-    score = np.log(ratios).mean(axis=0)
-    ok = (edges.min(axis=0) >= FILL_EDGE_LEVEL) & (ratios.min(axis=0) >= FILL_MIN_RATIO) & (score >= FILL_MEAN_LOG_RATIO)
-    tried, best, box = [], FILL_MIN_CORRELATION, None
-    for i in np.argsort(-np.where(ok, score, -np.inf))[:int(ok.sum())]:
-        candidate = (int(x0[i]), int(y0[i]), int(x1[i]), int(y1[i]))
-        if any(max(abs(p - q) for p, q in zip(candidate, other)) <= FILL_DISTINCT for other in tried):
-            continue
-        tried.append(candidate)
-        fit = fill_correlation(grey, candidate)
-        if fit >= best:
-            best, box = fit, candidate
-        if len(tried) == FILL_TRIES:
+    box = None
+    for x0, y0, x1, y1, sides in _fill_candidates(size):  # a band only where no box is found
+        evidence = {  # (edge across the side, detail of the ring outside it)
+            "left": lambda: (_mean(v, y0, y1, x0 - 1, x0), _mean(d, y0, y1, x0 - 1 - ring, x0 - 2)),
+            "right": lambda: (_mean(v, y0, y1, x1 - 1, x1), _mean(d, y0, y1, x1 + 1, x1 + 1 + ring)),
+            "top": lambda: (_mean(h, y0 - 1, y0, x0, x1), _mean(d, y0 - 1 - ring, y0 - 2, x0, x1)),
+            "bottom": lambda: (_mean(h, y1 - 1, y1, x0, x1), _mean(d, y1 + 1, y1 + 1 + ring, x0, x1))}
+        edges, rings = (np.stack(a) for a in zip(*(evidence[side]() for side in sides)))
+        ratios = np.maximum(edges, 1e-3) / (rings + 0.5)  # + 0.5: a flat ring is not infinitely clean
+        score = np.log(ratios).mean(axis=0)
+        least = FILL_MIN_RATIO if len(sides) == 4 else FILL_BAND_MIN_RATIO
+        ok = (edges.min(axis=0) >= FILL_EDGE_LEVEL) & (ratios.min(axis=0) >= least) & (score >= FILL_MEAN_LOG_RATIO)
+        tried, best = [], FILL_MIN_CORRELATION
+        for i in np.argsort(-np.where(ok, score, -np.inf))[:int(ok.sum())]:
+            candidate = (int(x0[i]), int(y0[i]), int(x1[i]), int(y1[i]))
+            if any(max(abs(p - q) for p, q in zip(candidate, other)) <= FILL_DISTINCT for other in tried):
+                continue
+            tried.append(candidate)
+            fit = fill_correlation(grey, candidate, keep_shape=len(sides) == 2)
+            if fit >= best:
+                best, box = fit, candidate
+            if len(tried) == FILL_TRIES:
+                break
+        if box is not None:
             break
-    return None if box is None else (box[0] + FILL_INSET, box[1] + FILL_INSET, box[2] - FILL_INSET, box[3] - FILL_INSET)
+    if box is None:
+        return None
+    x0, y0, x1, y1 = box  # clear of the border; a band's ends are the frame's own
+    return (x0 + FILL_INSET * (x0 > 0), y0 + FILL_INSET * (y0 > 0),
+            x1 - FILL_INSET * (x1 < size), y1 - FILL_INSET * (y1 < size))
 
 
 def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -157,10 +190,11 @@ def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     return F.conv2d(F.conv2d(x, w.view(1, 1, 1, k)), w.view(1, 1, k, 1))
 
 
-def fill_correlation(grey: np.ndarray, box: Box, factor: int = 4) -> float:
+def fill_correlation(grey: np.ndarray, box: Box, keep_shape: bool = False, factor: int = 4) -> float:
     """How well the picture outside `box` (at 1/`factor` size) matches the window blown up to the
-    frame (or `FILL_ZOOMS` beyond it) and blurred: the best zoom's median Pearson correlation
-    over frames whose background is not flat (-1 when none is)."""
+    frame (with `keep_shape`, keeping its own shape until it covers the frame) times each of
+    `FILL_ZOOMS`, and blurred: the best zoom's median Pearson correlation over frames whose
+    background is not flat (-1 when none is)."""
     frames = torch.from_numpy(grey.astype(np.float32))[:, None]
     small = F.avg_pool2d(frames, factor)
     n = small.shape[-1]
@@ -173,12 +207,13 @@ def fill_correlation(grey: np.ndarray, box: Box, factor: int = 4) -> float:
     if not textured.any():
         return -1.0
     best = -1.0
+    stretch = (1.0, 1.0) if not keep_shape else (max(1.0, (x1 - x0) / (y1 - y0)), max(1.0, (y1 - y0) / (x1 - x0)))
     for zoom in FILL_ZOOMS:
-        side = int(round(n * zoom))
-        blown = F.interpolate(frames[:, :, y0:y1, x0:x1], size=(side, side), mode="bilinear",
+        width, height = round(n * zoom * stretch[0]), round(n * zoom * stretch[1])
+        blown = F.interpolate(frames[:, :, y0:y1, x0:x1], size=(height, width), mode="bilinear",
                               align_corners=False, antialias=True)
-        o = (side - n) // 2
-        guess = _blur(blown[:, :, o:o + n, o:o + n], FILL_SIGMA)[:, 0][:, outside]
+        top, left = (height - n) // 2, (width - n) // 2
+        guess = _blur(blown[:, :, top:top + n, left:left + n], FILL_SIGMA)[:, 0][:, outside]
         guess = guess - guess.mean(dim=1, keepdim=True)
         corr = (seen * guess).sum(dim=1) / (seen.norm(dim=1) * guess.norm(dim=1)).clamp_min(1e-6)
         best = max(best, float(corr[textured].median()))
