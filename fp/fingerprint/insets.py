@@ -37,11 +37,11 @@ CANDIDATES = 16
 FILL_MARGIN = (0.06, 0.25)
 """A blurred fill's window inside the frame leaves this fraction of the frame's side on each
 side (windows of 50-88 %)..."""
+FILL_SLACK = 2
+"""...centred within this many pixels."""
 FILL_BAR_MARGIN = (0.06, 0.40)
 """A band across the whole frame leaves this fraction above and below: a 16:9 picture in a 9:16
 phone frame leaves 0.34, 2.39:1 leaves 0.38."""
-FILL_SLACK = 2
-"""...centred within this many pixels."""
 FILL_RING = 6
 """Pixels of the ring just outside each side whose detail the side's edge is compared with."""
 FILL_TRIES = 8
@@ -68,6 +68,9 @@ FILL_ZOOMS = (1.0, 1.3, 1.6)
 FILL_SIGMA = 2.0
 """Blur (pixels, at a quarter of the frame size) applied to the window's blow-up before it is
 compared with the background."""
+FILL_FLAT_STD = 2.0
+"""A background whose grey levels vary less than this (standard deviation) is flat, black bars
+or a title card's, and tells nothing about a blow-up."""
 FILL_MIN_CORRELATION = 0.7
 """The background correlates at least this well with the blurred blow-up of the window (median
 over frames whose background is not flat). Measured on the public benchmark's blurred fills
@@ -203,7 +206,7 @@ def fill_correlation(grey: np.ndarray, box: Box, keep_shape: bool = False, facto
     outside[max(y0 // factor - 1, 0):-(-y1 // factor) + 1, max(x0 // factor - 1, 0):-(-x1 // factor) + 1] = False
     seen = small[:, 0][:, outside]
     seen = seen - seen.mean(dim=1, keepdim=True)
-    textured = seen.std(dim=1) > FILL_EDGE_LEVEL
+    textured = seen.std(dim=1) > FILL_FLAT_STD
     if not textured.any():
         return -1.0
     best = -1.0
