@@ -8,8 +8,8 @@ held out from training (fp.fingerprint.audio_train.held_out_audio), under five c
 noise (white, pink or babble at 0-10 dB SNR), re-encode (mp3 at 32 kbit/s), speed change
 (PAL 25/24 with pitch, and -4 % tempo), pitch shift of 3-6 % up or down with the tempo kept, and
 the camcord room (band-limited, echoed, pink room noise; aac at 64 kbit/s), both drawn from the
-public accuracy benchmark's ranges (bench/accuracy.py). A hit is the right file with the right offset (+-1 s).
-Both systems search the same references with the same queries in the same run.
+public accuracy benchmark's ranges (bench/accuracy.py). A hit is the right file with the right
+offset (+-1 s). Both systems search the same references with the same queries in the same run.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fp.data import decode_audio, probe
 from bench.accuracy import ECHO_DECAY, ECHO_MS, HIGH_CUT_HZ, LOW_CUT_HZ, PITCH_SHIFT, ROOM_NOISE
+from fp.data import decode_audio, probe
 from fp.data.edits import pitch_shift, room_sound, write_wav
 from fp.errors import FPError
 from fp.fingerprint.audio import SAMPLE_RATE, AudioEncoder
