@@ -87,7 +87,8 @@ def test_phone_frame_fill_band_is_found(tmp_path, name, aspect):
 def test_plain_footage_has_no_blurred_fill(name):
     """Including title cards (black around centred text), a screen filmed inside a scene and text
     over smoke, whose edges alone would pass for a window."""
-    assert [find_fill(run) for run in grey_runs(VIDEO / name)] == [None] * len(grey_runs(VIDEO / name))
+    runs = grey_runs(VIDEO / name)
+    assert runs and [find_fill(run) for run in runs] == [None] * len(runs)
 
 
 def test_finder_marks_only_the_frames_that_show_a_window(host, guest):
