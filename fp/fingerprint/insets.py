@@ -82,11 +82,22 @@ Box = tuple[int, int, int, int]
 """(x0, y0, x1, y1): the window's pixels are frame[y0:y1, x0:x1]."""
 
 
-def find_window(grey: np.ndarray) -> Box | None:
-    """The picture-in-picture window persistent over `grey` frames (n, S, S), or None."""
+Steps = tuple[np.ndarray, np.ndarray]
+"""Per-pixel temporal medians of the grey-level step right of each column (S, S-1) and below each
+row (S-1, S): what persists of a run's edges."""
+
+
+def persistent_steps(grey: np.ndarray) -> Steps:
+    """The `Steps` of `grey` frames (n, S, S)."""
+    return np.median(np.abs(np.diff(grey, axis=2)), axis=0), np.median(np.abs(np.diff(grey, axis=1)), axis=0)
+
+
+def find_window(grey: np.ndarray, steps: Steps | None = None) -> Box | None:
+    """The picture-in-picture window persistent over `grey` frames (n, S, S), or None (`steps`:
+    theirs, when already computed)."""
     size = grey.shape[1]
-    vertical = np.median(np.abs(np.diff(grey, axis=2)), axis=0) >= EDGE_LEVEL  # edge right of column c
-    horizontal = np.median(np.abs(np.diff(grey, axis=1)), axis=0) >= EDGE_LEVEL  # edge below row r
+    # edge pixels: right of column c, below row r
+    vertical, horizontal = (step >= EDGE_LEVEL for step in steps or persistent_steps(grey))
     down = np.vstack([np.zeros((1, size - 1)), np.cumsum(vertical, axis=0)])  # prefix sums along rows
     across = np.hstack([np.zeros((size - 1, 1)), np.cumsum(horizontal, axis=1)])
     lo, hi = int(MIN_SIDE * size), int(MAX_SIDE * size)
@@ -140,13 +151,13 @@ def _fill_candidates(size: int) -> list[tuple[np.ndarray, ...]]:
     return [(x0, y0, x1, y1, ("left", "right", "top", "bottom")), (zero, bar[:, 0], full, bar[:, 1], ("top", "bottom"))]
 
 
-def find_fill(grey: np.ndarray) -> Box | None:
+def find_fill(grey: np.ndarray, steps: Steps | None = None) -> Box | None:
     """The window of a blurred-background fill persistent over `grey` frames (n, S, S), or None:
     of the centred rectangles (or bands) whose sides are edges over a detail-free ring, the one
-    whose surroundings best match its own picture blown up and blurred (see `fill_correlation`)."""
+    whose surroundings best match its own picture blown up and blurred (see `fill_correlation`;
+    `steps`: the frames', when already computed)."""
     size = grey.shape[1]
-    vertical = np.median(np.abs(np.diff(grey, axis=2)), axis=0)  # step right of column c
-    horizontal = np.median(np.abs(np.diff(grey, axis=1)), axis=0)  # step below row r
+    vertical, horizontal = steps or persistent_steps(grey)
     detail = np.zeros(grey.shape[1:])
     detail[:, :-1] += vertical
     detail[:-1, :] += horizontal
@@ -241,7 +252,8 @@ class InsetFinder:
         for a in range(lead, len(seen), WINDOW):
             end = min(a + WINDOW, len(seen))
             run, wider = seen[max(0, end - WINDOW):end], seen[max(0, a - CONTEXT):end + CONTEXT]
-            box = find_fill(run) or find_window(run) or find_window(wider)
+            steps = persistent_steps(run)
+            box = find_fill(run, steps) or find_window(run, steps) or find_window(wider)
             out += [box] * (end - a)
         self._recent = seen[-(WINDOW - 1):]
         return out
