@@ -8,7 +8,7 @@ from conftest import VIDEO
 from fp.data import iter_frames, probe
 from fp.errors import FPError
 from fp.fingerprint.encoders import EfficientNetLiteEncoder, load_visual_encoder
-from fp.fingerprint.frames import blank_mask, fill_frames, trim_borders
+from fp.fingerprint.frames import DARK_LEVEL, blank_mask, fill_frames, grey_levels, lit_lines, trim_borders
 
 
 def frames_of(name, fps=1.0, size=224):
@@ -86,6 +86,19 @@ def test_letterbox_bars_are_trimmed_and_blank_frames_flagged():
     card[14:18, 4:28] = 255  # white text on black
     assert blank_mask(card[None], 6.0, 0.85).tolist() == [True]
     assert fill_frames(batch).shape == batch.shape
+
+
+@pytest.mark.parametrize("shape", [(224, 224), (7, 10), (9, 5)])
+def test_bar_lines_and_grey_levels_are_the_plain_numpy_answers(shape):
+    """The counted bar test is np.percentile's, lines on the interpolation's edge included;
+    the integer grey levels are the channel mean's."""
+    rng = np.random.default_rng(len(shape) + shape[0])
+    frames = rng.integers(DARK_LEVEL - 3, DARK_LEVEL + 3, (40, *shape, 3), dtype=np.uint8)
+    frames[::3] = rng.integers(0, 256, (len(frames[::3]), *shape, 3), dtype=np.uint8)
+    assert np.array_equal(grey_levels(frames), frames.mean(axis=-1))
+    for grey in grey_levels(frames):
+        for axis in (0, 1):
+            assert np.array_equal(lit_lines(grey, axis), np.percentile(grey, 75, axis=axis) >= DARK_LEVEL)
 
 
 def test_a_clip_index_end_to_end_with_its_text_tower(tmp_path):
