@@ -3,7 +3,10 @@
 import pytest
 
 from conftest import OUTSIDE, VIDEO
+from fp.config import Config
 from fp.data.edits import Clip, pirate, splice
+from fp.fingerprint.extract import Fingerprinter
+from fp.matcher import Matcher
 
 
 def matches_of(report, title_id, decision="match"):
@@ -106,3 +109,19 @@ def test_pal_speed_change_is_found_with_both_ranges(matcher, tmp_path, speed):
     assert best.query_start == pytest.approx(0.0, abs=1.0)
     assert best.query_end == pytest.approx(24.0 / speed, abs=1.0)
     assert best.ref_start == pytest.approx(10.0, abs=1.0) and best.ref_end == pytest.approx(34.0, abs=1.0)
+
+
+def test_fast_cut_copy_between_the_reference_samples_is_found(index_dir, matcher, tmp_path):
+    """Sintel's trailer cuts fast: an excerpt starting a quarter of a second off the reference's
+    sampling grid samples other frames than the reference did. The suspect's picture sampled
+    half a step later too (`query_halfway`) finds it; without, the same copy is missed."""
+    title = "zwm_sintel.mp4"
+    copy = pirate(Clip(str(VIDEO / title), 2.25, 7.5), tmp_path / "copy.mp4", crf=23)
+    [best] = matches_of(matcher.match(copy), title)[:1]
+    assert best.query_start == pytest.approx(0.0, abs=1.0) and best.query_end == pytest.approx(7.5, abs=1.0)
+    assert best.ref_start == pytest.approx(2.25, abs=0.5)
+    on_grid = Config(query_halfway=False)
+    with Matcher(index_dir, on_grid, Fingerprinter(on_grid)) as plain:
+        missed = plain.match(copy, min_score=0.0)
+    assert not matches_of(missed, title)
+    assert max(m.score for m in missed.matches if m.title_id == title) < best.score - 0.2

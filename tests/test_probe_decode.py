@@ -1,8 +1,10 @@
+import subprocess
+
 import numpy as np
 import pytest
 
 from conftest import AUDIO, VIDEO
-from fp.data import decode_audio, iter_frames, probe
+from fp.data import decode_audio, iter_frame_pairs, iter_frames, probe
 from fp.errors import MediaError
 
 
@@ -68,3 +70,24 @@ def test_decode_audio_to_mono_16k():
     assert 0.01 < np.abs(pcm).max() <= 1.0
     with pytest.raises(MediaError, match="no audio stream"):
         decode_audio(probe(VIDEO / "psd_testvideo.mp4"))
+
+
+def test_frame_pairs_add_the_frames_half_a_sample_later(tmp_path):
+    """A 24 frames/s clip whose grey level counts its frames: at 2 samples/s the pairs' first
+    frames are exactly iter_frames', and each second frame is the one 6 frames (a quarter of a
+    second) later."""
+    path = tmp_path / "counter.mkv"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i",
+                    "color=black:s=64x64:r=24:d=3,format=gray,geq=lum='N*3'", "-c:v", "ffv1", str(path)], check=True)
+    info = probe(path)
+    every = np.concatenate(list(iter_frames(info, 24.0, 32))).mean(axis=(1, 2, 3))
+
+    def index(frames):  # which frame of the clip each sampled frame is
+        return [int(np.argmin(np.abs(every - f.mean()))) for f in frames]
+
+    pairs = list(iter_frame_pairs(info, 2.0, 32, batch=4))
+    now = np.concatenate([a for a, _ in pairs])
+    later = np.concatenate([b for _, b in pairs])
+    assert np.array_equal(now, np.concatenate(list(iter_frames(info, 2.0, 32))))
+    assert len(later) == len(now) == 6
+    assert (np.array(index(later)) - np.array(index(now))).tolist() == [6] * 6

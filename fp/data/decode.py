@@ -105,23 +105,51 @@ def iter_frames(
     resampled by ffmpeg's fps filter). Frames are squashed to a square: the encoders see the
     full picture whatever its aspect ratio, which keeps anamorphic and letterboxed copies alike.
     """
+    yield from _frame_batches(info, fps, size, honour_rotation, batch, halfway=False)
+
+
+def iter_frame_pairs(
+    info: MediaInfo,
+    fps: float,
+    size: int,
+    *,
+    honour_rotation: bool = True,
+    batch: int = 32,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield (frames, halfway) batches from one decoding pass: `frames` exactly as
+    :func:`iter_frames` gives them, and frame k of `halfway` showing the video half a sample
+    later, at (k + 1/2) / fps seconds (the last may repeat the video's last frame)."""
+    for both in _frame_batches(info, fps, size, honour_rotation, batch, halfway=True):
+        yield np.ascontiguousarray(both[:, :, :size]), np.ascontiguousarray(both[:, :, size:])
+
+
+def _frame_batches(info: MediaInfo, fps: float, size: int, honour_rotation: bool, batch: int,
+                   halfway: bool) -> Iterator[np.ndarray]:
+    """Batches of (n, size, size, 3) frames; with `halfway`, (n, size, 2 * size, 3): each frame
+    beside the one half a sample later (one decoder, the stream split after it)."""
     if not info.has_video:
         raise MediaError(f"{info.path}: has no video stream")
     source = ffmpeg.input(info.path, **FRAME_DECODER_OPTIONS, **({} if honour_rotation else {"noautorotate": None}))
-    args = (
-        source[str(info.video_stream)]
-        .filter("fps", fps=fps, eof_action="pass")  # a single-frame video still yields its frame
-        .filter("scale", size, size, flags="area")
-        .output("pipe:", format="rawvideo", pix_fmt="rgb24")
-        .global_args("-nostdin", "-v", "error")
-        .get_args()
-    )
-    frame_bytes = size * size * 3
+    video = source[str(info.video_stream)]
+
+    def sampled(stream):  # eof_action: a single-frame video still yields its frame
+        return stream.filter("fps", fps=fps, eof_action="pass").filter("scale", size, size, flags="area")
+
+    if halfway:
+        split = video.split()
+        now, later = split[0], split[1]
+        # timestamps moved half a sample earlier: the same fps grid then picks the later frames
+        video = ffmpeg.filter([sampled(now), sampled(later.filter("setpts", f"PTS-{0.5 / fps}/TB"))], "hstack")
+    else:
+        video = sampled(video)
+    args = video.output("pipe:", format="rawvideo", pix_fmt="rgb24").global_args("-nostdin", "-v", "error").get_args()
+    width = 2 * size if halfway else size
+    frame_bytes = size * width * 3
     pending: list[np.ndarray] = []
     for chunk in stream_ffmpeg(args, frame_bytes, label=info.path, duration=info.duration):
         if len(chunk) < frame_bytes:  # a torn last frame
             break
-        pending.append(np.frombuffer(chunk, np.uint8).reshape(size, size, 3))
+        pending.append(np.frombuffer(chunk, np.uint8).reshape(size, width, 3))
         if len(pending) == batch:
             yield np.stack(pending)
             pending = []

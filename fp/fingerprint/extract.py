@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from fp.config import Config
-from fp.data.decode import decode_audio, iter_frames
+from fp.data.decode import decode_audio, iter_frame_pairs, iter_frames
 from fp.data.probe import MediaInfo, probe
 from fp.data.subtitles import Cue, read_subtitles
 from fp.errors import MediaError
@@ -22,7 +22,7 @@ from fp.fingerprint.text import load_text_encoder
 from fp.fingerprint.frames import blank_mask, fill_frames
 from fp.fingerprint.insets import InsetFinder, crop_windows
 from fp.fingerprint.shots import build_shots, segment_shots
-from fp.fingerprint.types import FeatureTrack, PictureVariant, QueryFingerprint, VideoFingerprint
+from fp.fingerprint.types import HALFWAY, FeatureTrack, PictureVariant, QueryFingerprint, VideoFingerprint
 
 MIN_DECODED_FRACTION = 0.8
 """A video whose decodable picture covers less than this share of its duration is truncated."""
@@ -143,18 +143,20 @@ class Fingerprinter:
         return FeatureTrack("text", step, vectors.astype(np.float32), np.array([bool(t) for t in shown]))
 
     def visual_tracks(self, info: MediaInfo, *, honour_rotation: bool = True, mirrored: bool = False,
-                      insets: bool = False, untagged: bool = False,
+                      insets: bool = False, untagged: bool = False, halfway: bool = False,
                       on_progress: Callable[[float], None] | None = None) -> dict[str, FeatureTrack]:
         """The picture's track (`picture`); with `mirrored`, also the track of its horizontal
         mirror image (`picture mirrored`); with `insets`, also those of a picture-in-picture window
         where one shows (`window`, `window mirrored`; samples without one carry no content there);
         with `untagged` and a rotation tag, also the picture as a player ignoring the tag shows it
-        (`untagged`, `untagged mirrored`: the square frames turned back, no second decode). All
-        from one decoding pass, every variant of a batch of frames encoded in one call."""
+        (`untagged`, `untagged mirrored`: the square frames turned back, no second decode); with
+        `halfway`, also the picture and the window sampled half a step later (`picture halfway`,
+        `window halfway`: tracks starting at half a step, not mirrored). All from one decoding
+        pass, every variant of a batch of frames encoded in one call."""
         cfg = self.config
         step = 1.0 / cfg.frame_rate
         vectors: dict[str, list[np.ndarray]] = {}
-        valid, in_window = [], []
+        valid, valid_later, in_window = [], [], []
         decoded = 0
         finder = InsetFinder() if insets else None
 
@@ -163,7 +165,8 @@ class Fingerprinter:
 
         def encode(batch: dict[str, np.ndarray]) -> None:
             if mirrored:
-                batch.update({f"{name} mirrored": frames[:, :, ::-1] for name, frames in list(batch.items())})
+                batch.update({f"{name} mirrored": frames[:, :, ::-1] for name, frames in list(batch.items())
+                              if not name.endswith(HALFWAY)})
             batch = {name: frames for name, frames in batch.items() if len(frames)}
             if not batch:
                 return
@@ -172,21 +175,32 @@ class Fingerprinter:
                     [len(f) for f in batch.values()])[:-1])):
                 vectors.setdefault(name, []).append(vecs)
 
-        for frames in prefetch(iter_frames(info, cfg.frame_rate, cfg.frame_size,
-                                           honour_rotation=honour_rotation)):
+        if halfway:
+            decoded_frames = iter_frame_pairs(info, cfg.frame_rate, cfg.frame_size, honour_rotation=honour_rotation)
+        else:
+            decoded_frames = ((f, None) for f in iter_frames(info, cfg.frame_rate, cfg.frame_size,
+                                                             honour_rotation=honour_rotation))
+        for frames, later in prefetch(decoded_frames):
             filled = fill_frames(frames)
             valid.append(~blank_mask(filled, cfg.blank_std, cfg.plain_share))
             batch = {"picture": filled}
+            if later is not None:
+                batch[f"picture {HALFWAY}"] = fill_frames(later)
+                valid_later.append(~blank_mask(batch[f"picture {HALFWAY}"], cfg.blank_std, cfg.plain_share))
             if turns:
                 batch["untagged"] = np.ascontiguousarray(np.rot90(filled, turns, axes=(1, 2)))
             if finder is not None:
                 boxes = finder.boxes(frames)
                 shown = np.array([b is not None for b in boxes])
-                windows = fill_frames(crop_windows(frames[shown], [b for b in boxes if b]))
+                kept = [b for b in boxes if b]
+                windows = fill_frames(crop_windows(frames[shown], kept))
                 content = ~blank_mask(windows, cfg.blank_std, cfg.plain_share)
                 shown[shown] = content
                 in_window.append(shown)
                 batch["window"] = windows[content]
+                if later is not None:  # the window stays put between two samples
+                    batch[f"window {HALFWAY}"] = fill_frames(crop_windows(
+                        later[shown], [b for b, c in zip(kept, content) if c]))
             encode(batch)
             decoded += len(frames)
             if on_progress:
@@ -198,16 +212,21 @@ class Fingerprinter:
             raise MediaError(f"{info.path}: truncated or corrupt: only {decoded * step:.1f} s of "
                              f"{expected:.1f} s could be decoded")
         mask = np.concatenate(valid)
-        tracks = {name: FeatureTrack("visual", step, np.concatenate(vectors[name]), mask)
-                  for name in ("picture", "picture mirrored", "untagged", "untagged mirrored") if name in vectors}
+        mask_later = np.concatenate(valid_later) if valid_later else mask
+        starts = {f"picture {HALFWAY}": step / 2, f"window {HALFWAY}": step / 2}
+        tracks = {name: FeatureTrack("visual", step, np.concatenate(vectors[name]),
+                                     mask_later if name in starts else mask, starts.get(name, 0.0))
+                  for name in ("picture", "picture mirrored", f"picture {HALFWAY}", "untagged", "untagged mirrored")
+                  if name in vectors}
         if in_window and np.concatenate(in_window).any():
             shown = np.concatenate(in_window)
-            for name in ("window", "window mirrored"):
+            for name in ("window", "window mirrored", f"window {HALFWAY}"):
                 if name in vectors:
                     found = np.concatenate(vectors[name])
                     full = np.zeros((len(shown), found.shape[1]), np.float32)
                     full[shown] = found
-                    tracks[name] = FeatureTrack("visual", step, full, mask & shown)
+                    tracks[name] = FeatureTrack("visual", step, full, (mask_later if name in starts else mask) & shown,
+                                                starts.get(name, 0.0))
         return tracks
 
     def fingerprint(self, source: str | MediaInfo, *, honour_rotation: bool = True,
@@ -236,14 +255,17 @@ class Fingerprinter:
         cfg = self.config
         with ThreadPoolExecutor(1) as pool:  # sound and subtitles while the picture decodes and encodes
             audio, text = pool.submit(self.audio_track, info), pool.submit(self.text_track, info)
-            pictures = self.visual_tracks(info, mirrored=cfg.query_mirrored, insets=True, untagged=True, on_progress=on_progress)
+            pictures = self.visual_tracks(info, mirrored=cfg.query_mirrored, insets=True, untagged=True,
+                                          halfway=cfg.query_halfway, on_progress=on_progress)
             audio, text = audio.result(), text.result()
         shared = {t.modality: t for t in (audio, text) if t is not None}
+        later = {name.removesuffix(f" {HALFWAY}"): pictures.pop(name) for name in list(pictures)
+                 if name.endswith(HALFWAY)}
         step = 1.0 / cfg.frame_rate
         spans = {name: segment_shots(track, cut_distance=cfg.shot_cut_distance, min_seconds=cfg.min_shot_seconds,
                                      max_seconds=cfg.max_shot_seconds) for name, track in pictures.items()}
-        variants = [PictureVariant(name, track, build_shots({"visual": track}, spans[name], step, info.duration))
-                    for name, track in pictures.items()]
+        variants = [PictureVariant(name, track, build_shots({"visual": track}, spans[name], step, info.duration),
+                                   later.get(name)) for name, track in pictures.items()]
         return QueryFingerprint(info, variants, shared, build_shots(shared, spans["picture"], step, info.duration))
 
     def _with_shots(self, info: MediaInfo, tracks: dict[str, FeatureTrack]) -> VideoFingerprint:

@@ -51,6 +51,10 @@ class VideoFingerprint:
     shots: list[Shot]
 
 
+HALFWAY = "halfway"
+"""Suffix of the tracks `Fingerprinter.visual_tracks` samples half a step later."""
+
+
 @dataclass
 class PictureVariant:
     """The suspect's picture as an edit a copy may have made would have it: as it is, mirrored,
@@ -60,6 +64,9 @@ class PictureVariant:
     track: FeatureTrack
     shots: list[Shot]
     """This variant's own shots, with their picture fingerprints."""
+    halfway: FeatureTrack | None = None
+    """The same picture sampled half a step later (`start` = step / 2), where it was decoded
+    (`Config.query_halfway`): aligned as an alternative to `track`, never searched."""
 
 
 @dataclass

@@ -97,10 +97,12 @@ class Matcher:
         return MatchReport(str(info.path), info.duration, kept, info)
 
     def _localise(self, query: QueryFingerprint, hyp: Hypothesis) -> list[AlignedSegment]:
-        """The segments of one hypothesis: its picture variants (the best per sample) and the
-        shared soundtrack and subtitles aligned with the window of the title that the search
-        radius around its offset can reach (nothing else of the title is read)."""
-        variants = [v.track for v in query.variants if v.name in hyp.variants]
+        """The segments of one hypothesis: its picture variants, each also sampled half a step
+        later where it was (the best per sample), and the shared soundtrack and subtitles
+        aligned with the window of the title that the search radius around its offset can reach
+        (nothing else of the title is read)."""
+        variants = [track for v in query.variants if v.name in hyp.variants
+                    for track in (v.track, v.halfway) if track is not None]
         tracks = {PRIMARY: variants, **{m: [track] for m, track in query.tracks.items()}}
         step = variants[0].step
         first, stop = reference_window(hyp.offset, step, self.alignment.radius,
