@@ -91,3 +91,7 @@ def test_frame_pairs_add_the_frames_half_a_sample_later(tmp_path):
     assert np.array_equal(now, np.concatenate(list(iter_frames(info, 2.0, 32))))
     assert len(later) == len(now) == 6
     assert (np.array(index(later)) - np.array(index(now))).tolist() == [6] * 6
+    single = tmp_path / "single.mp4"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-frames:v", "1", str(single)], check=True)
+    [(one, its_later)] = list(iter_frame_pairs(probe(single), 2.0, 32))
+    assert len(one) == len(its_later) == 1  # a single frame is its own later frame
