@@ -155,11 +155,11 @@ class Config:
     of 16, and misses under other edits), for 3.2 instead of 3.4 s of compute per suspect minute."""
     query_halfway: bool = setting(True, MATCH)
     """Also sample the suspect's picture (and its picture-in-picture window) half a step after
-    each sample, from the same decoding pass, and let each sample take the better of the two: a
-    copy cut at any instant samples its picture up to half a step away from the reference's, and
-    across fast cuts and motion those frames differ (an unedited excerpt of a fast trailer scored
-    0.40 a quarter of a second off the reference's grid, 0.89 on it). One more encoding pass over
-    the frames; the offset found stays within half a step as before."""
+    each sample, from the same decoding pass, and align at the half shifts between the whole ones
+    with those samples: a copy cut at any instant samples its picture up to half a step away from
+    the reference's, and across fast cuts and motion those frames differ (an unedited excerpt of a
+    fast trailer scored 0.40 a quarter of a second off the reference's grid, 0.89 on it). One more
+    encoding pass over the frames; offsets are found to a quarter of a step."""
     false_match_u: float = setting(0.4502, MATCH)
     """False-match tail (`fp.matcher.calibration`), fitted by `make bench-false-matches` (which
     prints these five settings): the score above which unrelated segments are modelled, the 0.8

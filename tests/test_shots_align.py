@@ -76,6 +76,26 @@ def test_align_recovers_offset_and_ranges():
     assert seg.score > 0.7 and seg.modalities["visual"] == pytest.approx(seg.score)
 
 
+def test_samples_half_a_step_later_align_at_the_half_shift_between():
+    """A copy whose every sample falls between two of the reference's, in content that changes
+    from one sample to the next: the picture as sampled misses it, the samples half a step later
+    (reference samples 101-160 met at 0.25 s, 0.75 s ...) place it to the quarter second; the
+    sound, sampled on the whole grid, joins at the mean of its two neighbouring shifts."""
+    ref = random_track(400, seed=3, shot_len=1)
+    sampled = FeatureTrack("visual", 0.5, random_track(60, seed=5, shot_len=1).vectors, np.ones(60, bool))
+    later = FeatureTrack("visual", 0.5, excerpt(ref, 101, 161).vectors, np.ones(60, bool), start=0.25)
+    kwargs = dict(ref_duration=200.0, query_duration=30.0)
+    assert align({"visual": [sampled]}, {"visual": ref}, 50.0, IDENTITY, PARAMS, **kwargs) == []
+    [seg] = align({"visual": [sampled]}, {"visual": ref}, 50.0, IDENTITY, PARAMS, halfway=[later], **kwargs)
+    assert (seg.query_start, seg.query_end) == pytest.approx((0.25, 30.0))
+    assert seg.ref_start - seg.query_start == pytest.approx(50.25)  # reference sample 101 at 50.5 s
+    sound = excerpt(random_track(400, seed=6), 100, 160)
+    tracks = {"visual": [sampled], "audio": [sound]}
+    refs = {"visual": ref, "audio": random_track(400, seed=6)}
+    [seg] = align(tracks, refs, 50.0, {**IDENTITY, "audio": IDENTITY["visual"]}, PARAMS, halfway=[later], **kwargs)
+    assert seg.modalities["audio"] > 0.5 and seg.ref_start - seg.query_start == pytest.approx(50.25)
+
+
 def test_blank_edges_belong_to_the_copy_only_where_the_reference_is_blank_too():
     ref = random_track(400, seed=3)
     copy = excerpt(ref, 100, 160)

@@ -66,7 +66,7 @@ class PictureVariant:
     """This variant's own shots, with their picture fingerprints."""
     halfway: FeatureTrack | None = None
     """The same picture sampled half a step later (`start` = step / 2), where it was decoded
-    (`Config.query_halfway`): aligned as an alternative to `track`, never searched."""
+    (`Config.query_halfway`): aligned at the half shifts between the whole ones, never searched."""
 
 
 @dataclass

@@ -2,10 +2,11 @@
 
 For every integer sample shift in a band around the offset, each modality's diagonal (query
 sample t against reference sample t + shift) is measured and mapped onto one common scale; a
-sample's fused score is its best modality's, raised when further modalities agree. The best
-shift's fused diagonal is cut into segments where the score holds, gaps bridged. Found query
-times are then taken out and the band searched again, so several segments at nearby offsets
-are all found.
+sample's fused score is its best modality's, raised when further modalities agree. Where the
+query's picture was also sampled half a step later, the half shifts between are measured too,
+with those samples. The best shift's fused diagonal is cut into segments where the score holds,
+gaps bridged. Found query times are then taken out and the band searched again, so several
+segments at nearby offsets are all found.
 """
 
 from __future__ import annotations
@@ -40,7 +41,9 @@ class SimilaritySeries:
     """Each modality's per-sample similarity along the whole query at one alignment, on the
     common (visual) scale, so that one decision threshold reads for every modality: value i is
     query sample i (at i * step seconds) against reference sample i + shift; NaN where either
-    side has no content or the reference has no sample."""
+    side has no content or the reference has no sample. At a half shift the picture's value i is
+    its sample half a step later, and the other modalities' the mean of their two neighbouring
+    shifts."""
 
     step: float
     values: dict[str, np.ndarray]
@@ -189,6 +192,16 @@ def best_diagonal(alternatives: list[FeatureTrack], ref: FeatureTrack, shift: in
     return diagonals[0] if len(diagonals) == 1 else np.fmax.reduce(diagonals)
 
 
+def between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The mean of two diagonals, or the one present where the other is NaN."""
+    return np.where(np.isnan(a), b, np.where(np.isnan(b), a, (a + b) / 2))
+
+
+Shift = tuple[int, int]
+"""(whole sample shift, phase): phase 1 is the half shift before it, `shift - 1/2` samples,
+measured with the query's picture sampled half a step later."""
+
+
 def align(
     query: dict[str, list[FeatureTrack]],
     ref: dict[str, FeatureTrack],
@@ -198,41 +211,61 @@ def align(
     *,
     ref_duration: float,
     query_duration: float,
+    halfway: list[FeatureTrack] | None = None,
 ) -> list[AlignedSegment]:
     """Segments of the query aligned with `ref` at shifts within `params.radius` of `offset`.
 
     `query` holds, per modality, one track or several alternatives (picture variants: a sample
     takes the best of them). Blank frames are read from the picture (`PRIMARY`), its first
-    alternative being the picture as it is.
+    alternative being the picture as it is. `halfway`: the picture's alternatives sampled half a
+    step later (`PictureVariant.halfway`), which the half shifts use in place of `query[PRIMARY]`.
     """
     modalities = [m for m in query if m in ref and m in scales and query[m]]
     if not modalities:
         return []
-    steps = {track.step for m in modalities for track in query[m]} | {ref[m].step for m in modalities}
+    halfway = halfway if halfway and PRIMARY in modalities else []
+    steps = {track.step for m in modalities for track in query[m]} | {ref[m].step for m in modalities} \
+        | {track.step for track in halfway}
     if len(steps) != 1:
         raise ValueError(f"tracks sampled at different steps: {sorted(steps)}")
     step = steps.pop()
-    length = max(len(track) for m in modalities for track in query[m])
-    shifts = shift_band(offset, step, params.radius)
-    raw = {s: {m: best_diagonal(query[m], ref[m], s, length) for m in modalities} for s in shifts}
-    fused = {s: fuse(raw[s], scales, params.frame_threshold, params.agreement_bonus) for s in shifts}
+    length = max(len(track) for track in [*halfway, *(t for m in modalities for t in query[m])])
+    band = shift_band(offset, step, params.radius)
+    shifts: list[Shift] = [(s, 0) for s in band] + [(s, 1) for s in band if halfway]
+    whole: dict[tuple[str, int], np.ndarray] = {}
+
+    def diagonal_at(m: str, s: int) -> np.ndarray:
+        if (m, s) not in whole:
+            whole[m, s] = best_diagonal(query[m], ref[m], s, length)
+        return whole[m, s]
+
+    def diagonals(s: int, phase: int) -> dict[str, np.ndarray]:
+        if not phase:
+            return {m: diagonal_at(m, s) for m in modalities}
+        return {m: best_diagonal(halfway, ref[m], s, length) if m == PRIMARY
+                else between(diagonal_at(m, s - 1), diagonal_at(m, s)) for m in modalities}
+
+    raw = {key: diagonals(*key) for key in shifts}
+    fused = {key: fuse(raw[key], scales, params.frame_threshold, params.agreement_bonus) for key in shifts}
     free = np.ones(length, bool)
     found: list[AlignedSegment] = []
     max_gap, min_len = int(round(params.gap_seconds / step)), int(round(params.min_seconds / step))
 
-    def strength(shift: int) -> float:
-        p = np.where(free, fused[shift], np.nan)
+    def strength(key: Shift) -> float:
+        p = np.where(free, fused[key], np.nan)
         return float(np.nansum(np.clip(p - params.frame_threshold, 0.0, None)))
 
     while len(found) < params.max_segments:
-        shift = max(shifts, key=strength)
-        if strength(shift) <= 0:
+        key = max(shifts, key=strength)  # on a tie, the whole shift
+        if strength(key) <= 0:
             break
-        profile = np.where(free, fused[shift], np.nan)
-        series = SimilaritySeries(step, {m: scales[m](raw[shift][m]) for m in modalities})
+        shift, phase = key
+        profile = np.where(free, fused[key], np.nan)
+        series = SimilaritySeries(step, {m: scales[m](raw[key][m]) for m in modalities})
         blank = np.zeros(length, bool)
         if PRIMARY in modalities:
-            blank = _both_blank(query[PRIMARY][0], ref[PRIMARY], shift, length) & np.isnan(profile) & free
+            picture = (halfway if phase else query[PRIMARY])[0]
+            blank = _both_blank(picture, ref[PRIMARY], shift, length) & np.isnan(profile) & free
         for a, b in runs(profile, params.frame_threshold, max_gap):
             a, b = _widen(blank, a, b, max_gap)
             free[a:b + 1] = False
@@ -244,11 +277,11 @@ def align(
                 continue
             per_modality = {}
             for m in modalities:
-                seg = raw[shift][m][a:b + 1]
+                seg = raw[key][m][a:b + 1]
                 per_modality[m] = None if np.isnan(seg).all() else float(np.nanmean(seg))
-            q0 = a * step
-            q1 = min((b + 1) * step, query_duration)
-            r0 = q0 + shift * step
+            q0 = (a + phase / 2) * step
+            q1 = min((b + 1 + phase / 2) * step, query_duration)
+            r0 = (a + shift) * step  # the reference sample the segment's first sample met
             found.append(AlignedSegment(q0, q1, max(0.0, r0), min(ref_duration, r0 + (q1 - q0)),
                                         min(score, 1.0), per_modality, series))
     return found

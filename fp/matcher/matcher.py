@@ -97,16 +97,16 @@ class Matcher:
         return MatchReport(str(info.path), info.duration, kept, info)
 
     def _localise(self, query: QueryFingerprint, hyp: Hypothesis) -> list[AlignedSegment]:
-        """The segments of one hypothesis: its picture variants, each also sampled half a step
-        later where it was (the best per sample), and the shared soundtrack and subtitles
-        aligned with the window of the title that the search radius around its offset can reach
-        (nothing else of the title is read)."""
-        variants = [track for v in query.variants if v.name in hyp.variants
-                    for track in (v.track, v.halfway) if track is not None]
-        tracks = {PRIMARY: variants, **{m: [track] for m, track in query.tracks.items()}}
-        step = variants[0].step
+        """The segments of one hypothesis: its picture variants (the best per sample; sampled half
+        a step later too where they were, for the half shifts) and the shared soundtrack and
+        subtitles aligned with the window of the title that the search radius around its offset
+        can reach (nothing else of the title is read)."""
+        chosen = [v for v in query.variants if v.name in hyp.variants]
+        tracks = {PRIMARY: [v.track for v in chosen], **{m: [track] for m, track in query.tracks.items()}}
+        halfway = [v.halfway for v in chosen if v.halfway is not None]
+        step = chosen[0].track.step
         first, stop = reference_window(hyp.offset, step, self.alignment.radius,
                                        max(len(t) for ts in tracks.values() for t in ts))
         ref = self.reader.window(hyp.title_id, first, stop)
-        return align(tracks, ref, hyp.offset, self.scales, self.alignment,
-                     ref_duration=self.durations[hyp.title_id], query_duration=query.info.duration)
+        return align(tracks, ref, hyp.offset, self.scales, self.alignment, ref_duration=self.durations[hyp.title_id],
+                     query_duration=query.info.duration, halfway=halfway)
