@@ -4,7 +4,9 @@ For every integer sample shift in a band around the offset, each modality's diag
 sample t against reference sample t + shift) is measured and mapped onto one common scale; a
 sample's fused score is its best modality's, raised when further modalities agree. Where the
 query's picture was also sampled half a step later, the half shifts between are measured too,
-with those samples. The best shift's fused diagonal is cut into segments where the score holds,
+with those samples and the picture alone (the sound and subtitles, sampled on the whole grid,
+are aligned at the whole shifts: half shifts of their own only gave unrelated speech and music
+more chances to look alike). The best shift's fused diagonal is cut into segments where the score holds,
 gaps bridged. Found query times are then taken out and the band searched again, so several
 segments at nearby offsets are all found.
 """
@@ -41,9 +43,8 @@ class SimilaritySeries:
     """Each modality's per-sample similarity along the whole query at one alignment, on the
     common (visual) scale, so that one decision threshold reads for every modality: value i is
     query sample i (at i * step seconds) against reference sample i + shift; NaN where either
-    side has no content or the reference has no sample. At a half shift the picture's value i is
-    its sample half a step later, and the other modalities' the mean of their two neighbouring
-    shifts."""
+    side has no content or the reference has no sample. At a half shift only the picture is
+    measured, its value i being its sample half a step later."""
 
     step: float
     values: dict[str, np.ndarray]
@@ -192,11 +193,6 @@ def best_diagonal(alternatives: list[FeatureTrack], ref: FeatureTrack, shift: in
     return diagonals[0] if len(diagonals) == 1 else np.fmax.reduce(diagonals)
 
 
-def between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The mean of two diagonals, or the one present where the other is NaN."""
-    return np.where(np.isnan(a), b, np.where(np.isnan(b), a, (a + b) / 2))
-
-
 Shift = tuple[int, int]
 """(whole sample shift, phase): phase 1 is the half shift before it, `shift - 1/2` samples,
 measured with the query's picture sampled half a step later."""
@@ -218,7 +214,7 @@ def align(
     `query` holds, per modality, one track or several alternatives (picture variants: a sample
     takes the best of them). Blank frames are read from the picture (`PRIMARY`), its first
     alternative being the picture as it is. `halfway`: the picture's alternatives sampled half a
-    step later (`PictureVariant.halfway`), which the half shifts use in place of `query[PRIMARY]`.
+    step later (`PictureVariant.halfway`), which the half shifts align alone.
     """
     modalities = [m for m in query if m in ref and m in scales and query[m]]
     if not modalities:
@@ -242,8 +238,7 @@ def align(
     def diagonals(s: int, phase: int) -> dict[str, np.ndarray]:
         if not phase:
             return {m: diagonal_at(m, s) for m in modalities}
-        return {m: best_diagonal(halfway, ref[m], s, length) if m == PRIMARY
-                else between(diagonal_at(m, s - 1), diagonal_at(m, s)) for m in modalities}
+        return {PRIMARY: best_diagonal(halfway, ref[PRIMARY], s, length)}
 
     raw = {key: diagonals(*key) for key in shifts}
     fused = {key: fuse(raw[key], scales, params.frame_threshold, params.agreement_bonus) for key in shifts}
@@ -261,7 +256,7 @@ def align(
             break
         shift, phase = key
         profile = np.where(free, fused[key], np.nan)
-        series = SimilaritySeries(step, {m: scales[m](raw[key][m]) for m in modalities})
+        series = SimilaritySeries(step, {m: scales[m](values) for m, values in raw[key].items()})
         blank = np.zeros(length, bool)
         if PRIMARY in modalities:
             picture = (halfway if phase else query[PRIMARY])[0]
@@ -276,8 +271,8 @@ def align(
             if score < params.min_score:
                 continue
             per_modality = {}
-            for m in modalities:
-                seg = raw[key][m][a:b + 1]
+            for m in modalities:  # None where not measured (the sound at a half shift)
+                seg = raw[key][m][a:b + 1] if m in raw[key] else np.full(1, np.nan)
                 per_modality[m] = None if np.isnan(seg).all() else float(np.nanmean(seg))
             q0 = (a + phase / 2) * step
             q1 = min((b + 1 + phase / 2) * step, query_duration)
