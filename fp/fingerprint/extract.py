@@ -249,7 +249,8 @@ class Fingerprinter:
                           ) -> QueryFingerprint:
         """A suspect as it is and as its edits may have turned it (mirrored, a picture-in-picture
         window alone where one shows, and, when it carries a rotation tag, which copies add or
-        strip, with the tag ignored), from one decoding pass; its soundtrack and subtitles once.
+        strip, with the tag ignored), from one decoding pass, with the picture and window also
+        sampled half a step later (`Config.query_halfway`); its soundtrack and subtitles once.
         `on_progress` is called as in :meth:`visual_tracks` (an exception it raises stops the
         work)."""
         cfg = self.config
