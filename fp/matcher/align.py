@@ -228,16 +228,10 @@ def align(
     length = max(len(track) for track in [*halfway, *(t for m in modalities for t in query[m])])
     band = shift_band(offset, step, params.radius)
     shifts: list[Shift] = [(s, 0) for s in band] + [(s, 1) for s in band if halfway]
-    whole: dict[tuple[str, int], np.ndarray] = {}
-
-    def diagonal_at(m: str, s: int) -> np.ndarray:
-        if (m, s) not in whole:
-            whole[m, s] = best_diagonal(query[m], ref[m], s, length)
-        return whole[m, s]
 
     def diagonals(s: int, phase: int) -> dict[str, np.ndarray]:
         if not phase:
-            return {m: diagonal_at(m, s) for m in modalities}
+            return {m: best_diagonal(query[m], ref[m], s, length) for m in modalities}
         return {PRIMARY: best_diagonal(halfway, ref[PRIMARY], s, length)}
 
     raw = {key: diagonals(*key) for key in shifts}
