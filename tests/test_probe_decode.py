@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from conftest import AUDIO, VIDEO
-from fp.data import decode_audio, iter_frame_pairs, iter_frames, probe
+from fp.data import decode_audio, iter_audio, iter_frame_pairs, iter_frames, probe
 from fp.errors import MediaError
+from fp.fingerprint.audio import AudioEncoder
 
 
 def test_probe_reads_rotation_vfr_sar_and_streams():
@@ -70,6 +71,27 @@ def test_decode_audio_to_mono_16k():
     assert 0.01 < np.abs(pcm).max() <= 1.0
     with pytest.raises(MediaError, match="no audio stream"):
         decode_audio(probe(VIDEO / "psd_testvideo.mp4"))
+
+
+def test_soundtrack_streams_in_chunks_into_the_same_windows():
+    """`iter_audio`'s chunks join into `decode_audio`'s samples, and windows cut from chunks of any
+    size as they come are exactly the one-second windows every half second of the whole
+    soundtrack, zero-padded tail included: a long title's soundtrack is never held whole."""
+    info = probe(AUDIO / "whisper_jfk.flac")
+    pcm = decode_audio(info)
+    chunks = list(iter_audio(info, chunk_seconds=0.7))
+    assert len(chunks) > 10 and {len(c) for c in chunks[:-1]} == {11200}
+    assert np.array_equal(np.concatenate(chunks), pcm)
+
+    size, step = 16000, 8000
+    count = -(-len(pcm) // step)
+    padded = np.concatenate([pcm, np.zeros(count * step + size - len(pcm), np.float32)])
+    expected = np.stack([padded[k * step:k * step + size] for k in range(count)])
+    cuts = np.cumsum([3000, 17001, 1, 40000, 8000, 7999, 24000])
+    pieces = np.split(pcm, cuts[cuts < len(pcm)])
+    streamed = list(AudioEncoder().stream_windows(pieces, 0.5))
+    assert len(streamed) > 3
+    assert np.array_equal(np.concatenate(streamed), expected)
 
 
 def test_frame_pairs_add_the_frames_half_a_sample_later(tmp_path):

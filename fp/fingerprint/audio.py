@@ -7,11 +7,13 @@ One L2-normalised embedding per `window` seconds of audio, every `hop` seconds.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 import torch
 import torch.nn.functional as F
 import torchaudio
@@ -121,11 +123,26 @@ class AudioEncoder:
 
     def windows(self, pcm: np.ndarray, hop: float) -> np.ndarray:
         """(n, samples) windows starting every `hop` seconds; the tail is zero-padded."""
+        return np.concatenate(list(self.stream_windows([pcm], hop)))
+
+    def stream_windows(self, chunks: Iterable[np.ndarray], hop: float) -> Iterator[np.ndarray]:
+        """:meth:`windows` of the concatenated `chunks`, as they come: after each chunk, the
+        windows it completes (and at the end the zero-padded tail), so that only about a chunk of
+        sound is held at a time."""
         size, step = int(self.cfg.window * SAMPLE_RATE), int(round(hop * SAMPLE_RATE))
-        count = max(1, int(np.ceil(len(pcm) / step)))
-        padded = np.zeros((count - 1) * step + size, np.float32)
-        padded[: len(pcm)] = pcm[: len(padded)]
-        return np.lib.stride_tricks.sliding_window_view(padded, size)[::step][:count]
+        held, received, done = np.zeros(0, np.float32), 0, 0  # held starts at window `done`
+        for chunk in chunks:
+            received += len(chunk)
+            held = np.concatenate([held, np.asarray(chunk, np.float32)])
+            ready = (len(held) - size) // step + 1 if len(held) >= size else 0
+            if ready:
+                yield sliding_window_view(held[: (ready - 1) * step + size], size)[::step].copy()
+                held, done = held[ready * step:], done + ready
+        left = max(1, -(-received // step)) - done
+        if left > 0:
+            padded = np.zeros((left - 1) * step + size, np.float32)
+            padded[: len(held)] = held[: len(padded)]
+            yield sliding_window_view(padded, size)[::step][:left]
 
     @torch.inference_mode()
     def encode(self, windows: np.ndarray, batch: int = 256) -> np.ndarray:

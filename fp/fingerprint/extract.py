@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from fp.config import Config
-from fp.data.decode import decode_audio, iter_frame_pairs, iter_frames
+from fp.data.decode import iter_audio, iter_frame_pairs, iter_frames
 from fp.data.probe import MediaInfo, probe
 from fp.data.subtitles import Cue, read_subtitles
 from fp.errors import MediaError
@@ -26,6 +26,8 @@ from fp.fingerprint.types import HALFWAY, FeatureTrack, PictureVariant, QueryFin
 
 MIN_DECODED_FRACTION = 0.8
 """A video whose decodable picture covers less than this share of its duration is truncated."""
+MIN_AUDIO_SECONDS = 0.25
+"""A soundtrack shorter than this carries no audio track."""
 
 
 def prefetch(items: Iterator, depth: int = 3) -> Iterator:
@@ -100,24 +102,31 @@ class Fingerprinter:
             self._text = load_text_encoder(self.config.text_encoder, self.config.visual_encoder, self.device)
         return self._text
 
-    def audio_pcm(self, info: MediaInfo) -> np.ndarray | None:
-        """The soundtrack as mono PCM for the audio encoder; None without (decodable) audio."""
+    def audio_track(self, info: MediaInfo) -> FeatureTrack | None:
+        """Embeddings of one-second windows every step; None without (decodable) audio. The
+        soundtrack is decoded, cut into windows and encoded a chunk at a time
+        (`fp.data.decode.AUDIO_CHUNK_SECONDS`), so a long title never holds it whole."""
         if not self.config.audio_encoder or not info.has_audio:
             return None
+        step = 1.0 / self.config.frame_rate
+        received = 0
+
+        def counted() -> Iterator[np.ndarray]:
+            nonlocal received
+            for chunk in iter_audio(info, SAMPLE_RATE):
+                received += len(chunk)
+                yield chunk
+
+        vectors, valid = [], []
         try:
-            pcm = decode_audio(info, SAMPLE_RATE)
+            for windows in self.audio.stream_windows(counted(), step):
+                vectors.append(self.audio.encode(windows))
+                valid.append(loudness_db(windows) > self.config.silence_db)
         except MediaError:
             return None  # a broken soundtrack must not cost the picture
-        return pcm if len(pcm) >= SAMPLE_RATE // 4 else None
-
-    def audio_track(self, info: MediaInfo) -> FeatureTrack | None:
-        """Embeddings of one-second windows every step; None without (decodable) audio."""
-        pcm = self.audio_pcm(info)
-        if pcm is None:
+        if received < MIN_AUDIO_SECONDS * SAMPLE_RATE:
             return None
-        windows = self.audio.windows(pcm, 1.0 / self.config.frame_rate)
-        valid = loudness_db(windows) > self.config.silence_db
-        return FeatureTrack("audio", 1.0 / self.config.frame_rate, self.audio.encode(windows), valid)
+        return FeatureTrack("audio", step, np.concatenate(vectors), np.concatenate(valid))
 
     def text_track(self, info: MediaInfo, cues: list[Cue] | None = None) -> FeatureTrack | None:
         """Embedding of the cue text shown at each sample; None without subtitles."""
