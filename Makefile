@@ -1,6 +1,6 @@
 # The README's two commands: `make demo` (index + match + report on the demo catalogue)
 # and `make test`. Both set everything up on a fresh Debian/Ubuntu machine.
-.PHONY: setup demo test bench bench-accuracy bench-query bench-scale bench-false-matches bench-frames bench-catalogue bench-audio
+.PHONY: setup demo test bench bench-accuracy bench-query bench-scale bench-false-matches bench-frames bench-catalogue bench-long bench-audio
 PY := .venv/bin/python
 
 setup:
@@ -50,6 +50,11 @@ bench-frames: setup
 # open and query costs projected to 100k hours; `fp index` on real long titles (about 20 minutes on 2 cores)
 bench-catalogue: setup
 	$(PY) -m bench.catalogue_scale
+
+# one two-hour title: fp index's time and peak memory, and a copy from its 96th minute matched
+# (about 6 minutes on 2 cores)
+bench-long: setup
+	$(PY) -m bench.long_title
 
 # audio top-1 per condition (noise, mp3, speed, pitch shift, camcord room) against Chromaprint
 # (fpcalc) with offset voting (about 6 minutes on 2 cores)

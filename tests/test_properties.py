@@ -103,8 +103,8 @@ def test_voting_on_random_shots_gives_well_formed_hypotheses(n_ref, n_query, see
     q = rng.normal(size=(n_query, 8)).astype(np.float32)
     q /= np.linalg.norm(q, axis=1, keepdims=True)
     shots = [Shot(float(i), float(i) + 1, {"visual": v}) for i, v in enumerate(q)]
-    params = VoteParams(knn=5, shot_min_similarity=0.0, max_hypotheses=7, vote_neighbour_weight=0.5)
+    params = VoteParams(knn=5, shot_min_similarity=0.0, hypotheses_per_minute=7, vote_neighbour_weight=0.5)
     search = lambda modality, queries, k: neighbours(index, table, queries, k)  # noqa: E731
-    hyps = peaks(shot_votes(shots, search, ["visual"], {"visual": Scale(0.42, 0.6, 0.42, 0.6)}, params), params)
+    hyps = peaks(shot_votes(shots, search, ["visual"], {"visual": Scale(0.42, 0.6, 0.42, 0.6)}, params), params, 7)
     assert len(hyps) <= 7 and all(h.title_id in ("a", "b", "c") and h.votes > 0 for h in hyps)
     assert [h.votes for h in hyps] == sorted((h.votes for h in hyps), reverse=True)

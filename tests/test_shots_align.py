@@ -12,7 +12,7 @@ from fp.matcher.candidates import VoteParams, candidates, peaks, shot_votes
 IDENTITY = {"visual": Scale(0.42, 0.6, 0.42, 0.6)}
 PARAMS = AlignParams(radius=7.0, frame_threshold=0.42, agreement_bonus=0.05, gap_seconds=2.0, min_seconds=2.0,
                      min_score=0.4, max_segments=8)
-VOTES = VoteParams(knn=5, shot_min_similarity=0.3, max_hypotheses=5, vote_neighbour_weight=0.5)
+VOTES = VoteParams(knn=5, shot_min_similarity=0.3, hypotheses_per_minute=5, vote_neighbour_weight=0.5)
 
 
 def searcher(indexes, table):
@@ -138,7 +138,7 @@ def test_votes_peak_at_the_true_title_and_offset():
     table = ShotTable(np.array(rows), np.array(titles), np.array(starts), np.array(ends), ["ref", "other"])
     query = excerpt(ref, 60, 120)
     votes = shot_votes(shots_of(query, 30.0), searcher({"visual": index}, table), ["visual"], IDENTITY, VOTES)
-    best = peaks(votes, VOTES)[0]
+    best = peaks(votes, VOTES, 5)[0]
     assert best.title_id == "ref" and best.offset == pytest.approx(30.0, abs=1.0)
 
 
@@ -203,6 +203,36 @@ def test_candidates_search_shared_tracks_once_and_merge_the_variants_that_agree(
     # the soundtrack's votes peak there for every variant: one hypothesis, all of them behind it
     assert set(best.variants) == {"picture", "picture mirrored", "window"}
     assert len({(h.title_id, h.offset) for h in hyps}) == len(hyps)
+
+
+def test_longer_suspects_get_proportionally_more_hypotheses():
+    """A 6-minute suspect made of 12 half-minute copies of one title, each from another place of
+    it: at 2 hypotheses per started minute, every copy's offset is among them; its first minute
+    alone gets 2."""
+    ref = random_track(1200, seed=21)  # 600 s
+    index, rows, starts, ends = VectorIndex(32), [], [], []
+    for sid, shot in enumerate(shots_of(ref, 600.0), start=1):
+        index.add(np.array([sid]), shot.vectors["visual"][None])
+        rows.append(sid), starts.append(shot.start), ends.append(shot.end)
+    table = ShotTable(np.array(rows), np.zeros(len(rows), int), np.array(starts), np.array(ends), ["ref"])
+    sources = [(k * 97) % 1140 for k in range(12)]  # sample where each copy starts in the title
+    pieces = [excerpt(ref, a, a + 60, seed=k) for k, a in enumerate(sources)]
+    offsets = {round((a - 60 * k) * 0.5) for k, a in enumerate(sources)}  # seconds, title minus suspect
+    votes = VoteParams(knn=5, shot_min_similarity=0.3, hypotheses_per_minute=2, vote_neighbour_weight=0.5)
+
+    def hypotheses(tracks):
+        vectors = np.concatenate([t.vectors for t in tracks])
+        track = FeatureTrack("visual", 0.5, vectors, np.ones(len(vectors), bool))
+        duration = 30.0 * len(tracks)
+        spans = segment_shots(track, cut_distance=0.5, min_seconds=1.0, max_seconds=6.0)
+        variant = PictureVariant("picture", track, build_shots({"visual": track}, spans, 0.5, duration))
+        return candidates(QueryFingerprint(None, [variant], {}, []), searcher({"visual": index}, table),
+                          ["visual"], IDENTITY, votes)
+
+    assert votes.max_hypotheses(30.0) == votes.max_hypotheses(60.0) == 2 and votes.max_hypotheses(61.0) == 4
+    long = hypotheses(pieces)
+    assert len(long) == 12 and {round(h.offset) for h in long} == offsets
+    assert len(hypotheses(pieces[:2])) == 2
 
 
 def test_alignment_takes_the_best_picture_variant_per_sample():

@@ -4,6 +4,7 @@ adds its own picture votes to theirs."""
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,24 +33,31 @@ class VoteParams:
 
     knn: int
     shot_min_similarity: float
-    max_hypotheses: int
+    hypotheses_per_minute: int
     vote_neighbour_weight: float
 
     @classmethod
     def from_config(cls, cfg: Config) -> VoteParams:
-        return cls(cfg.knn, cfg.shot_min_similarity, cfg.max_hypotheses, cfg.vote_neighbour_weight)
+        return cls(cfg.knn, cfg.shot_min_similarity, cfg.hypotheses_per_minute, cfg.vote_neighbour_weight)
+
+    def max_hypotheses(self, query_seconds: float) -> int:
+        """Hypotheses refined per query variant of a suspect `query_seconds` long."""
+        return self.hypotheses_per_minute * max(1, math.ceil(query_seconds / 60.0 - 1e-9))
 
 
 def candidates(query: QueryFingerprint, search: Search, modalities: list[str], scales: dict[str, Scale],
                params: VoteParams) -> list[Hypothesis]:
     """(title, offset) hypotheses worth aligning: per picture variant, the strongest peaks of its
     picture votes plus the shared votes of the soundtrack and subtitles (of the searchable
-    `modalities`). A hypothesis several variants support is listed once, with all of them."""
+    `modalities`), as many as the suspect's length allows (`VoteParams.max_hypotheses`). A
+    hypothesis several variants support is listed once, with all of them."""
     shared = shot_votes(query.shots, search, [m for m in modalities if m != PRIMARY], scales, params)
     merged: dict[tuple[str, float], Hypothesis] = {}
+    first = query.variants[0].track
+    limit = params.max_hypotheses(len(first) * first.step)
     for variant in query.variants:
         own = shot_votes(variant.shots, search, [m for m in modalities if m == PRIMARY], scales, params)
-        for hyp in peaks(_added(own, shared), params):
+        for hyp in peaks(_added(own, shared), params, limit):
             known = merged.get((hyp.title_id, hyp.offset))
             merged[hyp.title_id, hyp.offset] = Hypothesis(
                 hyp.title_id, hyp.offset, hyp.votes if known is None else max(known.votes, hyp.votes),
@@ -81,9 +89,9 @@ def shot_votes(shots: list[Shot], search: Search, modalities: list[str], scales:
     return bins
 
 
-def peaks(bins: Votes, params: VoteParams) -> list[Hypothesis]:
-    """Local maxima of the votes, the neighbouring bins' added at `vote_neighbour_weight` (an
-    offset between two bins splits its votes), strongest first."""
+def peaks(bins: Votes, params: VoteParams, limit: int) -> list[Hypothesis]:
+    """The `limit` strongest local maxima of the votes, the neighbouring bins' added at
+    `vote_neighbour_weight` (an offset between two bins splits its votes), strongest first."""
     w = params.vote_neighbour_weight
     hypotheses = []
     for title, votes in bins.items():
@@ -94,7 +102,7 @@ def peaks(bins: Votes, params: VoteParams) -> list[Hypothesis]:
             if smooth >= left and smooth >= right:
                 hypotheses.append(Hypothesis(title, b * BIN_SECONDS, smooth))
     hypotheses.sort(key=lambda h: -h.votes)
-    return hypotheses[:params.max_hypotheses]
+    return hypotheses[:limit]
 
 
 def _added(a: Votes, b: Votes) -> Votes:
