@@ -29,6 +29,13 @@ FRAME_DECODER_OPTIONS = {"threads": "1", "skip_loop_filter": "all"}
 Measured and left out: `-skip_frame noref` (a further 10 %, but it moves samples by a frame),
 keyframes only (too sparse for 2 samples/s), bilinear scaling or one filter thread (no gain: at
 2 samples/s scaling costs almost nothing)."""
+AUDIO_TIMELINE = "aresample=min_comp=0.001:min_hard_comp=0.02"
+"""Audio filter that keeps the decoded sound on the file's timestamps: where the samples and the
+timestamps part by more than 20 ms (pieces joined by stream copy, dropped packets, encoder
+priming), silence fills the gap or the overlap is dropped, as a player does. Decoded as bare
+samples, a two-hour title joined from pieces ran 8.3 s short and its sound at minute 95 lay 7 s
+before its picture (a copy was placed 7 s off by its soundtrack); 20 three-second pieces ran
+0.8 s long. Of 39 files of ../shared/media, 35 decode bit-identically with it, 4 by 1-77 ms."""
 AUDIO_CHUNK_SECONDS = 30.0
 """Seconds of sound `iter_audio` hands over at a time. Fingerprinting streams the soundtrack in
 such chunks: decoded whole, a two-hour title's soundtrack and its overlapping one-second windows
@@ -169,7 +176,7 @@ def iter_audio(info: MediaInfo, sample_rate: int = 16000,
         raise MediaError(f"{info.path}: has no audio stream")
     args = [
         "-nostdin", "-v", "error", "-i", info.path, "-map", f"0:{info.audio_stream}",
-        "-vn", "-sn", "-dn", "-ac", "1", "-ar", str(sample_rate), "-f", "s16le", "pipe:",
+        "-vn", "-sn", "-dn", "-af", AUDIO_TIMELINE, "-ac", "1", "-ar", str(sample_rate), "-f", "s16le", "pipe:",
     ]
     chunk_bytes = 2 * max(1, round(chunk_seconds * sample_rate))
     for chunk in stream_ffmpeg(args, chunk_bytes, label=info.path, duration=info.duration):
