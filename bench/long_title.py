@@ -86,8 +86,8 @@ def run_step(step: str, args: list[str]) -> None:
         suspect, index = args
         with Matcher(index) as matcher:
             report = matcher.match(suspect)
-        result = {"matches": [[m.title_id, m.decision, m.score, m.query_start, m.query_end, m.ref_start, m.ref_end]
-                              for m in report.matches]}
+        result = {"matches": [[m.title_id, m.decision, m.score, m.query_start, m.query_end, m.ref_start, m.ref_end,
+                               m.modalities] for m in report.matches]}
     result["seconds"] = time.perf_counter() - start
     result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(result))
@@ -119,10 +119,11 @@ def main() -> None:
     hits = [m for m in found["matches"] if m[1] == "match"]
     print(f"fp match ({SUSPECT_SECONDS:.0f} s suspect, cropped, logo, re-encoded): {found['seconds']:.1f} s, "
           f"peak {found['peak_mb']:.0f} MB")
-    for _, decision, score, q0, q1, r0, r1 in hits:
-        print(f"  {decision} {score:.3f}: suspect {q0:.1f}-{q1:.1f} s = title {r0 / 60:.2f}-{r1 / 60:.2f} min "
-              f"(truth {truth / 60:.2f} min, start error {abs(r0 - q0 - truth):.2f} s)")
-    placed = any(abs(r0 - q0 - truth) <= START_TOLERANCE for *_, q0, _, r0, _ in hits)
+    for _, decision, score, q0, q1, r0, r1, modalities in hits:
+        each = ", ".join(f"{k} {v:.2f}" for k, v in modalities.items() if v is not None)
+        print(f"  {decision} {score:.3f} ({each}): suspect {q0:.1f}-{q1:.1f} s = title {r0 / 60:.2f}-{r1 / 60:.2f} "
+              f"min (truth {truth / 60:.2f} min, start error {abs(r0 - q0 - truth):.2f} s)")
+    placed = any(abs(r0 - q0 - truth) <= START_TOLERANCE for *_, q0, _, r0, _, _ in hits)
     print(f"copy placed within {START_TOLERANCE:g} s: {'yes' if placed else 'NO'}")
 
 
