@@ -49,6 +49,16 @@ class SimilaritySeries:
     step: float
     values: dict[str, np.ndarray]
 
+    def placed(self, first: int, length: int) -> SimilaritySeries:
+        """This series of a part of the query that starts at sample `first`, along the whole
+        query of `length` samples (NaN outside the part)."""
+        values = {}
+        for m, v in self.values.items():
+            out = np.full(length, np.nan, np.float32)
+            out[first:first + len(v)] = v[:max(0, length - first)]
+            values[m] = out
+        return SimilaritySeries(self.step, values)
+
     def spliced(self, later: SimilaritySeries, seconds: float) -> SimilaritySeries:
         """This series before `seconds` of the query, `later`'s from there on (the pieces of a
         chained copy, each at its own shift)."""
@@ -84,6 +94,11 @@ class AlignedSegment:
 def first_sample(track: FeatureTrack) -> int:
     """The position in its whole track of a track's (or window's) first sample."""
     return int(round(track.start / track.step))
+
+
+def part(track: FeatureTrack, first: int, stop: int) -> FeatureTrack:
+    """Samples [first, stop) of a query track, as a track of their own (same `start` phase)."""
+    return FeatureTrack(track.modality, track.step, track.vectors[first:stop], track.valid[first:stop], track.start)
 
 
 def diagonal(query: FeatureTrack, ref: FeatureTrack, shift: int, length: int) -> np.ndarray:
@@ -167,11 +182,14 @@ class AlignParams:
     min_seconds: float
     min_score: float
     max_segments: int
+    context: float = float("inf")
+    """`align_context_seconds`."""
 
     @classmethod
     def from_config(cls, cfg: Config) -> AlignParams:
         return cls(cfg.align_radius_seconds, cfg.frame_min_similarity, cfg.agreement_bonus, cfg.gap_seconds,
-                   cfg.min_segment_seconds, cfg.candidate_threshold, cfg.max_segments_per_hypothesis)
+                   cfg.min_segment_seconds, cfg.candidate_threshold, cfg.max_segments_per_hypothesis,
+                   cfg.align_context_seconds)
 
 
 def shift_band(offset: float, step: float, radius: float) -> range:
@@ -240,15 +258,15 @@ def align(
     found: list[AlignedSegment] = []
     max_gap, min_len = int(round(params.gap_seconds / step)), int(round(params.min_seconds / step))
 
-    def strength(key: Shift) -> float:
-        p = np.where(free, fused[key], np.nan)
-        return float(np.nansum(np.clip(p - params.frame_threshold, 0.0, None)))
+    # each shift's strength over the free samples: its excess over the frame threshold, summed
+    excess = np.nan_to_num(np.clip(np.stack([fused[key] for key in shifts]) - params.frame_threshold, 0.0, None))
 
     while len(found) < params.max_segments:
-        key = max(shifts, key=strength)  # on a tie, the whole shift
-        if strength(key) <= 0:
+        strengths = excess @ free
+        best = int(np.argmax(strengths))  # on a tie, the first: the whole shift
+        if strengths[best] <= 0:
             break
-        shift, phase = key
+        key = shift, phase = shifts[best]
         profile = np.where(free, fused[key], np.nan)
         series = SimilaritySeries(step, {m: scales[m](values) for m, values in raw[key].items()})
         blank = np.zeros(length, bool)

@@ -20,8 +20,22 @@ from fp.matcher.types import Hypothesis
 BIN_SECONDS = 1.0
 """Width of an offset bin: shot votes are rounded to it."""
 
-Votes = dict[str, dict[int, float]]
-"""Summed votes per title and offset bin."""
+
+@dataclass
+class Bin:
+    """One (title, offset) bin: its summed votes and the stretch of the suspect its voters cover."""
+
+    votes: float = 0.0
+    first: float = math.inf
+    last: float = -math.inf
+
+    def add(self, votes: float, first: float, last: float) -> None:
+        self.votes += votes
+        self.first, self.last = min(self.first, first), max(self.last, last)
+
+
+Votes = dict[str, dict[int, Bin]]
+"""The bins per title and offset bin."""
 
 Search = Callable[[str, np.ndarray, int], Neighbours]
 """`IndexReader.neighbours` (or a sharded reader's): modality, query vectors, k."""
@@ -57,11 +71,11 @@ def candidates(query: QueryFingerprint, search: Search, modalities: list[str], s
     limit = params.max_hypotheses(len(first) * first.step)
     for variant in query.variants:
         own = shot_votes(variant.shots, search, [m for m in modalities if m == PRIMARY], scales, params)
-        for hyp in peaks(_added(own, shared), params, limit):
+        for hyp in peaks(_added(own, shared), params, limit, variant.name):
             known = merged.get((hyp.title_id, hyp.offset))
-            merged[hyp.title_id, hyp.offset] = Hypothesis(
-                hyp.title_id, hyp.offset, hyp.votes if known is None else max(known.votes, hyp.votes),
-                (known.variants if known else ()) + (variant.name,))
+            merged[hyp.title_id, hyp.offset] = hyp if known is None else Hypothesis(
+                hyp.title_id, hyp.offset, max(known.votes, hyp.votes), known.variants + hyp.variants,
+                min(known.query_start, hyp.query_start), max(known.query_end, hyp.query_end))
     return sorted(merged.values(), key=lambda h: (-h.votes, h.title_id, h.offset))
 
 
@@ -69,8 +83,8 @@ def shot_votes(shots: list[Shot], search: Search, modalities: list[str], scales:
                params: VoteParams) -> Votes:
     """Each neighbour votes, weighted by its similarity on the common scale, for the offsets that
     align its start and its end with the query shot's (one vote per query shot, modality and
-    bin); votes are summed per bin."""
-    bins: Votes = defaultdict(lambda: defaultdict(float))
+    bin); votes are summed per bin, and the voters' stretch of the suspect kept."""
+    bins: Votes = defaultdict(lambda: defaultdict(Bin))
     for modality in modalities:
         query = [s for s in shots if modality in s.vectors]
         if not query:
@@ -85,30 +99,38 @@ def shot_votes(shots: list[Shot], search: Search, modalities: list[str], scales:
                     key = (title, int(round(offset / BIN_SECONDS)))
                     best[key] = max(best.get(key, 0.0), sim)
             for (title, b), sim in best.items():
-                bins[title][b] += sim
+                bins[title][b].add(sim, shot.start, shot.end)
     return bins
 
 
-def peaks(bins: Votes, params: VoteParams, limit: int) -> list[Hypothesis]:
+def peaks(bins: Votes, params: VoteParams, limit: int, variant: str = "picture") -> list[Hypothesis]:
     """The `limit` strongest local maxima of the votes, the neighbouring bins' added at
-    `vote_neighbour_weight` (an offset between two bins splits its votes), strongest first."""
+    `vote_neighbour_weight` (an offset between two bins splits its votes), strongest first, each
+    with the stretch of the suspect that voted for it and its neighbours."""
     w = params.vote_neighbour_weight
+    empty = Bin()
     hypotheses = []
     for title, votes in bins.items():
-        for b, v in votes.items():
-            smooth = v + w * (votes.get(b - 1, 0.0) + votes.get(b + 1, 0.0))
-            left = votes.get(b - 1, 0.0) + w * (votes.get(b - 2, 0.0) + v)
-            right = votes.get(b + 1, 0.0) + w * (v + votes.get(b + 2, 0.0))
+        def at(b: int) -> float:
+            return votes[b].votes if b in votes else 0.0
+
+        for b, here in votes.items():
+            v = here.votes
+            smooth = v + w * (at(b - 1) + at(b + 1))
+            left = at(b - 1) + w * (at(b - 2) + v)
+            right = at(b + 1) + w * (v + at(b + 2))
             if smooth >= left and smooth >= right:
-                hypotheses.append(Hypothesis(title, b * BIN_SECONDS, smooth))
+                near = [votes.get(b - 1, empty), here, votes.get(b + 1, empty)]
+                hypotheses.append(Hypothesis(title, b * BIN_SECONDS, smooth, (variant,),
+                                             min(n.first for n in near), max(n.last for n in near)))
     hypotheses.sort(key=lambda h: -h.votes)
     return hypotheses[:limit]
 
 
 def _added(a: Votes, b: Votes) -> Votes:
-    out: Votes = defaultdict(lambda: defaultdict(float))
+    out: Votes = defaultdict(lambda: defaultdict(Bin))
     for bins in (a, b):
         for title, votes in bins.items():
             for k, v in votes.items():
-                out[title][k] += v
+                out[title][k].add(v.votes, v.first, v.last)
     return out

@@ -4,6 +4,7 @@ localisation (`AlignedSegment`) -> decisions (`Match`) -> `MatchReport`."""
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import threading
 from collections.abc import Callable
@@ -14,7 +15,7 @@ from fp.errors import Cancelled, MediaError
 from fp.fingerprint.extract import Fingerprinter
 from fp.fingerprint.types import QueryFingerprint
 from fp.index.reader import IndexReader
-from fp.matcher.align import PRIMARY, AlignedSegment, AlignParams, Scale, align, reference_window
+from fp.matcher.align import PRIMARY, AlignedSegment, AlignParams, Scale, align, part, reference_window
 from fp.matcher.candidates import VoteParams, candidates
 from fp.matcher.decisions import DecisionParams, decide
 from fp.matcher.types import Hypothesis, MatchReport
@@ -105,8 +106,22 @@ class Matcher:
         tracks = {PRIMARY: [v.track for v in chosen], **{m: [track] for m, track in query.tracks.items()}}
         halfway = [v.halfway for v in chosen if v.halfway is not None]
         step = chosen[0].track.step
-        first, stop = reference_window(hyp.offset, step, self.alignment.radius,
-                                       max(len(t) for ts in tracks.values() for t in ts))
+        samples = max(len(t) for ts in [*tracks.values(), halfway] for t in ts)
+        # only the voters' stretch and its context: a hypothesis costs the same in a long suspect
+        context, lo, hi = self.alignment.context, 0, samples
+        if math.isfinite(hyp.query_end + context):
+            lo = max(0, int((hyp.query_start - context) / step))
+            hi = min(samples, math.ceil((hyp.query_end + context) / step))
+        if lo > 0 or hi < samples:
+            tracks = {m: [part(t, lo, hi) for t in ts] for m, ts in tracks.items()}
+            halfway = [part(t, lo, hi) for t in halfway]
+        shift = lo * step
+        first, stop = reference_window(hyp.offset + shift, step, self.alignment.radius, hi - lo)
         ref = self.reader.window(hyp.title_id, first, stop)
-        return align(tracks, ref, hyp.offset, self.scales, self.alignment, ref_duration=self.durations[hyp.title_id],
-                     query_duration=query.info.duration, halfway=halfway)
+        found = align(tracks, ref, hyp.offset + shift, self.scales, self.alignment,
+                      ref_duration=self.durations[hyp.title_id], query_duration=query.info.duration - shift,
+                      halfway=halfway)
+        if not shift:
+            return found
+        return [dataclasses.replace(seg, query_start=seg.query_start + shift, query_end=seg.query_end + shift,
+                                    series=seg.series and seg.series.placed(lo, samples)) for seg in found]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from fp.data.probe import MediaInfo
@@ -17,6 +18,10 @@ class Hypothesis:
     votes: float
     variants: tuple[str, ...] = ()
     """The picture variants whose votes (with the shared soundtrack's and subtitles') peak here."""
+    query_start: float = 0.0
+    query_end: float = math.inf
+    """The stretch of the suspect (seconds) whose shots voted for it; the whole suspect unless
+    known."""
 
 
 @dataclass(frozen=True)
