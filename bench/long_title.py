@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -46,8 +47,8 @@ def build_title(work: Path, minutes: float) -> tuple[Path, float]:
     title, meta = work / f"title-{minutes:g}min.mp4", work / f"title-{minutes:g}min.json"
     if title.is_file() and meta.is_file():
         return title, json.loads(meta.read_text())["planted_start"]
-    clip = lambda name: Clip(str(MEDIA / name), 0.0, min(CYCLE_SECONDS, probe(MEDIA / name).duration))  # noqa: E731
-    cycle = splice([clip(n) for n in CYCLE], work / "cycle.mp4", audio=True)
+    cycle = splice([Clip(str(MEDIA / n), 0.0, min(CYCLE_SECONDS, probe(MEDIA / n).duration)) for n in CYCLE],
+                   work / "cycle.mp4", audio=True)
     planted = splice([Clip(str(MEDIA / PLANTED), 0.0, probe(MEDIA / PLANTED).duration)], work / "planted.mp4",
                      audio=True)
     cycle_s, planted_s = probe(cycle).duration, probe(planted).duration
@@ -109,7 +110,7 @@ def main() -> None:
     print(f"title: {duration / 60:.1f} min ({title.stat().st_size / 1e6:.0f} MB); planted clip at "
           f"{planted_start / 60:.1f} min")
     index = work / f"index-{args.minutes:g}min"
-    subprocess.run(["rm", "-rf", str(index)], check=True)
+    shutil.rmtree(index, ignore_errors=True)
     done = measure("index", str(title), str(index))
     print(f"fp index: {done['seconds']:.0f} s, {duration / done['seconds']:.1f}x real time, "
           f"peak {done['peak_mb']:.0f} MB")
