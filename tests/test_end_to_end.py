@@ -161,3 +161,5 @@ def test_copy_at_the_end_of_a_long_upload_is_aligned_around_its_votes(matcher, t
     whole = matcher._localise(query, dataclasses.replace(hyp, query_start=0.0, query_end=math.inf))
     assert [(s.query_start, s.query_end, s.ref_start, s.ref_end, s.score) for s in around] \
         == [(s.query_start, s.query_end, s.ref_start, s.ref_end, s.score) for s in whole]
+    assert {len(v) for s in around for v in s.series.values.values()} \
+        == {len(v) for s in whole for v in s.series.values.values()}

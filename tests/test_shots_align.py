@@ -6,7 +6,7 @@ from fp.fingerprint.types import FeatureTrack, PictureVariant, QueryFingerprint
 from fp.index.reader import neighbours
 from fp.index.store import ShotTable
 from fp.index.vectors import VectorIndex
-from fp.matcher.align import AlignParams, Scale, align, fuse, reference_window, runs
+from fp.matcher.align import AlignParams, Scale, SimilaritySeries, align, fuse, reference_window, runs
 from fp.matcher.candidates import VoteParams, candidates, peaks, shot_votes
 
 IDENTITY = {"visual": Scale(0.42, 0.6, 0.42, 0.6)}
@@ -265,3 +265,11 @@ def test_aligning_against_a_window_equals_aligning_against_the_whole_track():
     assert whole[0].ref_start == pytest.approx(750.0)
     assert all(np.array_equal(a.series.values["visual"], b.series.values["visual"], equal_nan=True)
                for a, b in zip(whole, windowed))
+
+
+def test_a_series_of_part_of_the_query_is_placed_along_the_whole_query():
+    part_of = SimilaritySeries(0.5, {"visual": np.array([0.1, 0.2, 0.3], np.float32)})
+    for first in (0, 4):  # a part at the start of a long query, and one inside it
+        whole = part_of.placed(first, 10).values["visual"]
+        assert len(whole) == 10 and np.array_equal(whole[first:first + 3], part_of.values["visual"])
+        assert np.isnan(np.delete(whole, range(first, first + 3))).all()

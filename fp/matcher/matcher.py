@@ -112,7 +112,8 @@ class Matcher:
         if math.isfinite(hyp.query_end + context):
             lo = max(0, int((hyp.query_start - context) / step))
             hi = min(samples, math.ceil((hyp.query_end + context) / step))
-        if lo > 0 or hi < samples:
+        sliced = lo > 0 or hi < samples
+        if sliced:
             tracks = {m: [part(t, lo, hi) for t in ts] for m, ts in tracks.items()}
             halfway = [part(t, lo, hi) for t in halfway]
         shift = lo * step
@@ -121,7 +122,7 @@ class Matcher:
         found = align(tracks, ref, hyp.offset + shift, self.scales, self.alignment,
                       ref_duration=self.durations[hyp.title_id], query_duration=query.info.duration - shift,
                       halfway=halfway)
-        if not shift:
+        if not sliced:
             return found
         return [dataclasses.replace(seg, query_start=seg.query_start + shift, query_end=seg.query_end + shift,
                                     series=seg.series and seg.series.placed(lo, samples)) for seg in found]
