@@ -40,9 +40,14 @@ def make(kind, d):
         return d / "notes.mp4", "not a readable media file"
     if kind == "wrong-extension":
         return excerpt(d / "really_mp4.mkv.tmp.mp4", "-c", "copy", "-f", "mp4") .rename(d / "really_mp4.avi"), "match"
-    if kind == "no-video-stream":
+    if kind == "no-video-stream":  # a soundtrack alone is matched on its sound
         shutil.copy(AUDIO / "whisper_jfk.flac", d / "speech.mp4")
-        return d / "speech.mp4", "has no video stream"
+        return d / "speech.mp4", "no match"
+    if kind == "subtitles-only":
+        srt = d / "cues.srt"
+        srt.write_text("1\n00:00:01,000 --> 00:00:03,000\nHello\n")
+        ffmpeg("-i", srt, d / "cues.mkv")
+        return d / "cues.mkv", "has no video stream and no decodable soundtrack"
     if kind == "no-audio-stream":
         return excerpt(d / "silent.mp4", "-an", "-c:v", "libx264", "-crf", "30"), "match"
     if kind == "single-frame":
@@ -84,7 +89,7 @@ def make(kind, d):
 
 
 KINDS = ["zero-byte", "truncated-head", "garbage-tail", "text-as-mp4", "wrong-extension", "no-video-stream",
-         "no-audio-stream", "single-frame", "huge-dimensions", "yuv444p", "gray-ffv1", "10-bit", "gif",
+         "subtitles-only", "no-audio-stream", "single-frame", "huge-dimensions", "yuv444p", "gray-ffv1", "10-bit", "gif",
          "rotated-tag", "variable-frame-rate", "malformed-subtitles", "spaces-and-unicode", "missing-path",
          "empty-folder"]
 

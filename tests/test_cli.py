@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import AUDIO, VIDEO
+from conftest import VIDEO
 from fp.config import Config
 from fp.data.edits import Clip, pirate
 
@@ -38,17 +38,19 @@ def bad_inputs(tmp_path_factory):
     (root / "text.mp4").write_text("not a video at all\n" * 100)
     data = (VIDEO / "mdn_flower.mp4").read_bytes()
     (root / "truncated.mp4").write_bytes(data[: len(data) // 2])
-    shutil.copy(AUDIO / "whisper_jfk.flac", root / "audio only.flac")
+    (root / "cues.srt").write_text("1\n00:00:01,000 --> 00:00:03,000\nHello\n")
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(root / "cues.srt"), str(root / "subtitles only.mkv")],
+                   check=True)
     return {
         "empty": (root / "empty.mp4", "file is empty"),
         "text": (root / "text.mp4", "not a readable media file"),
         "truncated": (root / "truncated.mp4", "truncated|not a readable media file|could not decode"),
-        "audio-only": (root / "audio only.flac", "has no video stream"),
+        "subtitles-only": (root / "subtitles only.mkv", "has no video stream and no decodable soundtrack"),
         "missing": (root / "missing.mp4", "no such file"),
     }
 
 
-@pytest.mark.parametrize("kind", ["empty", "text", "truncated", "audio-only", "missing"])
+@pytest.mark.parametrize("kind", ["empty", "text", "truncated", "subtitles-only", "missing"])
 def test_bad_input_gives_one_error_line_and_exit_2(index_dir, bad_inputs, kind):
     import re
 

@@ -2,6 +2,7 @@
 silence, black or unrelated music never matching on their own."""
 
 import shutil
+import subprocess
 from collections import Counter
 
 import pytest
@@ -63,6 +64,20 @@ def test_sidecar_subtitles_give_a_text_score_and_are_searched_once(matcher, tmp_
     assert searches["visual"] == len(variants[0].variants) >= 2
     assert m.modalities["text"] is not None and m.modalities["text"] > 0.6
     assert m.ref_start == pytest.approx(4.0, abs=1.0)
+
+
+def test_soundtrack_ripped_alone_is_found_in_place_and_unrelated_sound_is_not(matcher, tmp_path):
+    """A suspect with no picture at all (a soundtrack rip) is matched on its sound, in place;
+    unrelated music alone matches nothing."""
+    rip, music = tmp_path / "rip.m4a", tmp_path / "music.mp3"
+    for src, start, dst in ((VIDEO / DOC, 3.0, rip), (AUDIO / "librosa_Karissa_Hobbs_-_Lets_Go_Fishin.ogg", 30.0, music)):
+        subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-ss", str(start), "-t", "15", "-i", str(src), "-vn",
+                        "-b:a", "64k", str(dst)], check=True)
+    m = best_for(matcher.match(rip), DOC)
+    assert m.query_start == pytest.approx(0.0, abs=1.0) and m.query_end == pytest.approx(15.0, abs=1.0)
+    assert m.ref_start == pytest.approx(3.0, abs=1.0) and m.ref_end == pytest.approx(18.0, abs=1.0)
+    assert m.modalities["visual"] is None and m.modalities["audio"] > 0.5
+    assert not matcher.match(music).found
 
 
 @pytest.mark.parametrize("kind", ["silence", "music"])

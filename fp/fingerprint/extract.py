@@ -263,6 +263,8 @@ class Fingerprinter:
         `on_progress` is called as in :meth:`visual_tracks` (an exception it raises stops the
         work)."""
         cfg = self.config
+        if not info.has_video:
+            return self._soundtrack_only(info, on_progress)
         with ThreadPoolExecutor(1) as pool:  # sound and subtitles while the picture decodes and encodes
             audio, text = pool.submit(self.audio_track, info), pool.submit(self.text_track, info)
             pictures = self.visual_tracks(info, mirrored=cfg.query_mirrored, insets=True, untagged=True,
@@ -277,6 +279,25 @@ class Fingerprinter:
         variants = [PictureVariant(name, track, build_shots({"visual": track}, spans[name], step, info.duration),
                                    later.get(name)) for name, track in pictures.items()]
         return QueryFingerprint(info, variants, shared, build_shots(shared, spans["picture"], step, info.duration))
+
+    def _soundtrack_only(self, info: MediaInfo, on_progress: Callable[[float], None] | None) -> QueryFingerprint:
+        """A suspect without a picture (a soundtrack ripped or uploaded alone), fingerprinted as a
+        copy over a black picture is: one picture variant that carries no content, so its shots
+        are even slices of at most `max_shot_seconds`, and the soundtrack and subtitles over them."""
+        audio = self.audio_track(info)
+        if audio is None:
+            raise MediaError(f"{info.path}: has no video stream and no decodable soundtrack")
+        if on_progress:
+            on_progress(info.duration)
+        text = self.text_track(info)
+        cfg = self.config
+        n = len(audio)
+        blank = FeatureTrack("visual", audio.step, np.zeros((n, self.visual.dim), np.float32), np.zeros(n, bool))
+        spans = segment_shots(blank, cut_distance=cfg.shot_cut_distance, min_seconds=cfg.min_shot_seconds,
+                              max_seconds=cfg.max_shot_seconds)
+        shared = {t.modality: t for t in (audio, text) if t is not None}
+        picture = PictureVariant("picture", blank, build_shots({"visual": blank}, spans, audio.step, info.duration))
+        return QueryFingerprint(info, [picture], shared, build_shots(shared, spans, audio.step, info.duration))
 
     def _with_shots(self, info: MediaInfo, tracks: dict[str, FeatureTrack]) -> VideoFingerprint:
         cfg = self.config

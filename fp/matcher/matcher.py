@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from fp.config import Config
 from fp.data.probe import probe
-from fp.errors import Cancelled, MediaError
+from fp.errors import Cancelled
 from fp.fingerprint.extract import Fingerprinter
 from fp.fingerprint.types import QueryFingerprint
 from fp.index.reader import IndexReader
@@ -76,8 +76,6 @@ class Matcher:
                 raise Cancelled(f"{path}: matching cancelled")
 
         info = probe(path)
-        if not info.has_video:
-            raise MediaError(f"{info.path}: has no video stream")
         query = self.fingerprinter.query_fingerprint(info, on_progress=check_cancel)
         return self.match_fingerprint(query, min_score=min_score, check_cancel=check_cancel)
 
