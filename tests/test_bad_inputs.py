@@ -84,7 +84,7 @@ def make(kind, d):
         return d / "nowhere" / "x.mp4", "no such file"
     if kind == "empty-folder":
         (d / "empty").mkdir()
-        return d / "empty", "no video files in this folder"
+        return d / "empty", "no video or sound files in this folder"
     raise AssertionError(kind)
 
 

@@ -211,3 +211,20 @@ def test_titles_commit_in_the_background_and_a_failed_commit_is_reported(tmp_pat
     assert all(name.startswith("fp-commit") for name in threads)  # never on the fingerprinting thread
     with IndexStore.open(tmp_path / "idx") as store:
         assert [t.title_id for t in store.titles()] == ["a.mp4", "c.mp4"]
+
+
+def test_a_folder_of_suspects_includes_sound_files(index_dir, tmp_path):
+    """`fp match FOLDER` takes the sound files in it too: a soundtrack ripped alone is matched on
+    its sound; unrelated speech is no match."""
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-ss", "3", "-t", "15", "-i",
+                    str(VIDEO / "psd_tv_documentary.mp4"), "-vn", "-b:a", "64k", str(uploads / "rip.mp3")], check=True)
+    (uploads / "notes.txt").write_text("not media\n")
+    result = fp("match", uploads, "--index", index_dir, "--format", "json", "--no-history")
+    assert result.returncode == 0, result.stderr
+    [line] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert line["query"]["path"] == str(uploads / "rip.mp3")
+    m = line["matches"][0]
+    assert m["title_id"] == "psd_tv_documentary.mp4" and m["modalities"]["visual"] is None
+    assert m["modalities"]["audio"] > 0.5 and abs(m["ref_start"] - 3.0) <= 1.0

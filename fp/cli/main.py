@@ -16,7 +16,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from fp import __version__
 from fp.cli.render import print_index_summary, print_report, print_table
 from fp.config import Config
-from fp.data.catalogue import scan_catalogue
+from fp.data.catalogue import AUDIO_EXTENSIONS, VIDEO_EXTENSIONS, scan_catalogue
 from fp.errors import FPError
 from fp.fingerprint.extract import Fingerprinter
 from fp.fingerprint.projection import default_dim
@@ -174,13 +174,13 @@ def sharded_matcher(shards: list[Path], address: str | None, keep: bool, runtime
 
 
 def suspects_of(paths: list[Path]) -> list[Path]:
-    """Files as given; folders are searched recursively for video files."""
+    """Files as given; folders are searched recursively for video and sound files."""
     out = []
     for path in paths:
         if path.is_dir():
-            found = [entry.path for entry in scan_catalogue(path)]
+            found = [entry.path for entry in scan_catalogue(path, VIDEO_EXTENSIONS | AUDIO_EXTENSIONS)]
             if not found:
-                raise FPError(f"{path}: no video files in this folder")
+                raise FPError(f"{path}: no video or sound files in this folder")
             out += found
         else:
             out.append(path)

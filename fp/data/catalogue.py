@@ -13,6 +13,9 @@ VIDEO_EXTENSIONS = frozenset({
     ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".wmv", ".flv", ".mpg", ".mpeg",
     ".ts", ".m2ts", ".mts", ".vob", ".ogv", ".3gp", ".mxf",
 })
+AUDIO_EXTENSIONS = frozenset({".mp3", ".m4a", ".aac", ".wav", ".flac", ".ogg", ".oga", ".opus", ".wma", ".mka"})
+"""Sound files: suspects only (a soundtrack ripped alone is matched on its sound); a catalogue
+title needs a picture."""
 
 
 @dataclass(frozen=True)
@@ -21,8 +24,9 @@ class CatalogueEntry:
     path: Path
 
 
-def scan_catalogue(root: str | os.PathLike) -> list[CatalogueEntry]:
-    """All video files under `root` (recursively, hidden entries skipped), sorted by title id.
+def scan_catalogue(root: str | os.PathLike, extensions: frozenset[str] = VIDEO_EXTENSIONS) -> list[CatalogueEntry]:
+    """All files with `extensions` (video files) under `root` (recursively, hidden entries
+    skipped), sorted by title id.
 
     A single file is a catalogue of one title whose id is the file's name.
     """
@@ -36,7 +40,7 @@ def scan_catalogue(root: str | os.PathLike) -> list[CatalogueEntry]:
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in files:
             path = Path(folder) / name
-            if name.startswith(".") or path.suffix.lower() not in VIDEO_EXTENSIONS:
+            if name.startswith(".") or path.suffix.lower() not in extensions:
                 continue
             entries.append(CatalogueEntry(path.relative_to(root).as_posix(), path))
     return sorted(entries, key=lambda e: e.title_id)
