@@ -3,12 +3,14 @@ silence, black or unrelated music never matching on their own."""
 
 import shutil
 import subprocess
+import threading
 from collections import Counter
 
 import pytest
 
 from conftest import AUDIO, DATA, VIDEO
 from fp.data.edits import Clip, black_picture, pirate, swap_soundtrack
+from fp.errors import Cancelled
 
 DOC = "psd_tv_documentary.mp4"
 ECHO = "mejs_echo-hereweare.webm"
@@ -78,6 +80,10 @@ def test_soundtrack_ripped_alone_is_found_in_place_and_unrelated_sound_is_not(ma
     assert m.ref_start == pytest.approx(3.0, abs=1.0) and m.ref_end == pytest.approx(18.0, abs=1.0)
     assert m.modalities["visual"] is None and m.modalities["audio"] > 0.5
     assert not matcher.match(music).found
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(Cancelled):  # a long soundtrack alone stops at its next chunk too
+        matcher.match(rip, cancel=stop)
 
 
 @pytest.mark.parametrize("kind", ["silence", "music"])

@@ -102,10 +102,12 @@ class Fingerprinter:
             self._text = load_text_encoder(self.config.text_encoder, self.config.visual_encoder, self.device)
         return self._text
 
-    def audio_track(self, info: MediaInfo) -> FeatureTrack | None:
+    def audio_track(self, info: MediaInfo, on_progress: Callable[[float], None] | None = None) -> FeatureTrack | None:
         """Embeddings of one-second windows every step; None without (decodable) audio. The
         soundtrack is decoded, cut into windows and encoded a chunk at a time
-        (`fp.data.decode.AUDIO_CHUNK_SECONDS`), so a long title never holds it whole."""
+        (`fp.data.decode.AUDIO_CHUNK_SECONDS`), so a long title never holds it whole;
+        `on_progress` gets the seconds decoded after each chunk (an exception it raises stops
+        the work)."""
         if not self.config.audio_encoder or not info.has_audio:
             return None
         step = 1.0 / self.config.frame_rate
@@ -115,6 +117,8 @@ class Fingerprinter:
             nonlocal received
             for chunk in iter_audio(info, SAMPLE_RATE):
                 received += len(chunk)
+                if on_progress:
+                    on_progress(min(received / SAMPLE_RATE, info.duration))
                 yield chunk
 
         vectors, valid = [], []
@@ -284,11 +288,9 @@ class Fingerprinter:
         """A suspect without a picture (a soundtrack ripped or uploaded alone), fingerprinted as a
         copy over a black picture is: one picture variant that carries no content, so its shots
         are even slices of at most `max_shot_seconds`, and the soundtrack and subtitles over them."""
-        audio = self.audio_track(info)
+        audio = self.audio_track(info, on_progress)
         if audio is None:
             raise MediaError(f"{info.path}: has no video stream and no decodable soundtrack")
-        if on_progress:
-            on_progress(info.duration)
         text = self.text_track(info)
         cfg = self.config
         n = len(audio)
