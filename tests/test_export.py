@@ -75,6 +75,8 @@ def test_audio_export_matches_torch_on_real_sound():
     assert np.abs(onnx.encode(windows) - torch_audio.encode(windows)).max() < ONNX_TOLERANCE
 
 
+@pytest.mark.skipif(not runtime.int8_cpu(), reason="the stated distance holds on CPUs with VNNI or dot-product "
+                    "instructions; on others `auto` takes float32 (test_int8_needs_a_cpu_that_does_not_saturate)")
 def test_int8_embeddings_lie_within_the_stated_distance_of_float32(reference_frames, torch_encoder):
     int8 = runtime.load_visual(ENCODER, "onnx-int8")
     assert isinstance(int8, runtime.OnnxVisualEncoder) and int8.runtime == "onnx-int8"
@@ -85,8 +87,33 @@ def test_int8_embeddings_lie_within_the_stated_distance_of_float32(reference_fra
     assert np.median(1 - np.einsum("ij,ij->i", int8.encode(reference_frames), shifted)) > 10 * runtime.INT8_MAX_COSINE_DISTANCE
 
 
+def fake_cpu(monkeypatch, tmp_path, flags):
+    """/proc/cpuinfo of a CPU with `flags` (x86 lines)."""
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nflags\t\t: fpu sse2 avx avx2 {flags}\n\nprocessor\t: 1\n")
+    monkeypatch.setattr(runtime, "CPUINFO", cpuinfo)
+
+
+def test_int8_needs_a_cpu_that_does_not_saturate(tmp_path, monkeypatch, caplog):
+    """`auto` takes int8 only where the CPU sums int8 products without saturating (VNNI); elsewhere
+    float32 ONNX, and int8 asked for by name runs after one warning line."""
+    monkeypatch.delenv(runtime.RUNTIME_ENV, raising=False)
+    fake_cpu(monkeypatch, tmp_path, "avx512f avx512_vnni")
+    assert runtime.int8_cpu() and runtime.resolve_runtime(None, "cpu") == "onnx-int8"
+    fake_cpu(monkeypatch, tmp_path, "avx512f")
+    assert not runtime.int8_cpu() and runtime.resolve_runtime(None, "cpu") == "onnx"
+    with caplog.at_level(logging.WARNING, logger="fp"):
+        encoder = runtime.load_visual(ENCODER, "onnx-int8")
+    assert encoder.runtime == "onnx-int8"
+    [line] = warnings_in(caplog)
+    assert "no VNNI" in line and "--runtime onnx" in line
+    monkeypatch.setattr(runtime, "CPUINFO", tmp_path / "absent")
+    assert not runtime.int8_cpu()
+
+
 @pytest.mark.parametrize("damage", ["missing", "corrupt", "unloadable"])
 def test_a_bad_int8_export_costs_one_line_and_falls_back_to_torch(tmp_path, monkeypatch, caplog, damage):
+    fake_cpu(monkeypatch, tmp_path, "avx512_vnni")
     export = runtime.visual_export(ENCODER, int8=True)
     shipped = tmp_path / "weights"
     shutil.copytree(runtime.shipped_dir(), shipped)
@@ -123,8 +150,9 @@ def test_a_corrupt_float_export_is_exported_again(tmp_path, monkeypatch, cache, 
     assert "checksum mismatch" in line and "exporting it again" in line
 
 
-def test_runtime_names_resolve(monkeypatch):
+def test_runtime_names_resolve(monkeypatch, tmp_path):
     monkeypatch.delenv(runtime.RUNTIME_ENV, raising=False)
+    fake_cpu(monkeypatch, tmp_path, "avx512_vnni")
     assert runtime.resolve_runtime(None, "cpu") == "onnx-int8"
     assert runtime.resolve_runtime(None, "cuda") == "torch"
     monkeypatch.setenv(runtime.RUNTIME_ENV, "onnx")

@@ -38,8 +38,16 @@ RUNTIMES = ("torch", "onnx", "onnx-int8")
 `onnx-int8`: ONNX Runtime on the CPU, the picture encoder statically quantised to int8 (the audio
 encoder stays float32: it is 0.26 M parameters)."""
 AUTO = "auto"
-"""torch on CUDA when a GPU is there, else onnx-int8 (torch for picture encoders fp does not
-export: open_clip towers)."""
+"""torch on CUDA when a GPU is there, else onnx-int8 on a CPU with `INT8_CPU_FLAGS`, onnx on
+any other (torch for picture encoders fp does not export: open_clip towers)."""
+INT8_CPU_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8", "asimddp"})
+"""CPU features (`/proc/cpuinfo` flags) with which ONNX Runtime sums uint8 x int8 products without
+saturating 16-bit pairs: VNNI and AMX on x86, the dot-product instructions on ARM. Without them
+(AVX2 alone, AVX-512 before VNNI) the shipped int8 picture encoder lay up to 0.154 from float32
+(median 0.040, on 140 frames of an AMD EPYC with AVX2; 0.032 and 0.006 with VNNI) and ran no
+faster than float32 (58 against 60 frames/s), so `auto` takes onnx there. Weights cut to 7 bits
+(`reduce_range`) brought it to 0.060 and uint8 weights to 0.020, at 13 frames/s."""
+CPUINFO = Path("/proc/cpuinfo")
 RUNTIME_ENV = "FP_RUNTIME"
 """Environment variable naming the runtime when the caller does not (the CLI's `--runtime`)."""
 CACHE_ENV = "FP_CACHE_DIR"
@@ -71,6 +79,17 @@ class Export:
         return self.file + ".json"
 
 
+def int8_cpu() -> bool:
+    """Whether this CPU runs ONNX Runtime's int8 kernels without saturation (`INT8_CPU_FLAGS`);
+    False where it cannot tell."""
+    try:
+        lines = CPUINFO.read_text().splitlines()
+    except OSError:
+        return False
+    flags = {flag for line in lines if line.startswith(("flags", "Features")) for flag in line.split(":", 1)[-1].split()}
+    return bool(flags & INT8_CPU_FLAGS)
+
+
 def resolve_runtime(runtime: str | None = None, device: str | None = None,
                     encoder: str = encoders.EfficientNetLiteEncoder.name) -> str:
     """The runtime to use for picture encoder `encoder`: `runtime`, else $FP_RUNTIME, else auto
@@ -78,7 +97,9 @@ def resolve_runtime(runtime: str | None = None, device: str | None = None,
     name = runtime or os.environ.get(RUNTIME_ENV) or AUTO
     if name == AUTO:
         exported = encoders.weight_files(encoders.trunk_of(encoder)) is not None
-        return "onnx-int8" if exported and encoders.pick_device(device).type != "cuda" else "torch"
+        if not exported or encoders.pick_device(device).type == "cuda":
+            return "torch"
+        return "onnx-int8" if int8_cpu() else "onnx"
     if name not in RUNTIMES:
         raise FPError(f"unknown runtime {name!r}: use {AUTO}, " + ", ".join(RUNTIMES))
     return name
@@ -229,6 +250,10 @@ def load_visual(name: str, runtime: str, device: str | None = None):
         return encoders.load_visual_encoder(name, device)
     from fp.fingerprint.export import export_visual
 
+    if runtime == "onnx-int8" and not int8_cpu():
+        log.warning("warning: this CPU has no VNNI or dot-product instructions: int8 picture embeddings may lie "
+                    "beyond %g of float32 (up to 0.15 measured); --runtime onnx keeps them within 1e-4",
+                    INT8_MAX_COSINE_DISTANCE)
     try:
         export = visual_export(name, int8=runtime == "onnx-int8")
         if export is None:
