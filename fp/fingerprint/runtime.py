@@ -2,8 +2,9 @@
 ONNX Runtime on the CPU (float32, or the picture encoder in int8).
 
 Every runtime gives the same embeddings within a measured distance (the int8 picture encoder
-within `INT8_MAX_COSINE_DISTANCE` of float32), so an index built with one answers queries made
-with another: the runtime is no fingerprint setting. The index records which runtimes built it.
+within `INT8_MAX_COSINE_DISTANCE` of float32 on a CPU with `INT8_CPU_FLAGS`; `auto` uses it on no
+other), so an index built with one answers queries made with another: the runtime is no
+fingerprint setting. The index records which runtimes built it.
 
 Exported models (`python -m fp.fingerprint.export`), each with a JSON beside it holding its
 SHA-256 and the SHA-256 of the weights it was exported from:
@@ -54,7 +55,8 @@ CACHE_ENV = "FP_CACHE_DIR"
 """Environment variable overriding the cache folder of exports built on first use."""
 
 INT8_MAX_COSINE_DISTANCE = 0.04
-"""int8 picture embeddings lie within this cosine distance of float32 ones, frame by frame.
+"""int8 picture embeddings lie within this cosine distance of float32 ones, frame by frame, on a
+CPU with `INT8_CPU_FLAGS`.
 `python -m fp.fingerprint.export` measured, on 1400 frames of 30 videos it was not calibrated on:
 median 0.0058, p99 0.017, max 0.032 (`weights/efficientnet_lite0.int8.onnx.json`), against
 0.6-0.99 similarity between a copy and its original. The export fails past this bound."""
