@@ -39,8 +39,8 @@ err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() el
 
 INDEX_OPTION = typer.Option(Path("fp-index"), "--index", "-i", help="Index folder.",
                             envvar="FP_INDEX")
-RUNTIME_HELP = ("Where the encoders run: auto (torch on CUDA, else onnx-int8), torch, onnx or onnx-int8 "
-                "(default: $FP_RUNTIME, else auto).")
+RUNTIME_HELP = ("Where the encoders run: auto (torch on CUDA, onnx-int8 on a CPU with VNNI, else onnx), torch, "
+                "onnx or onnx-int8 (default: $FP_RUNTIME, else auto).")
 
 EXIT_CODES = {"match": 0, "no_match": 1, "error": 2, "review": 3}
 """`fp match` exits with its policy verdict: the strongest over all suspects; any error wins."""
