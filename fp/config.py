@@ -164,13 +164,17 @@ class Config:
     frames), for copies flipped left to right. Off, the accuracy benchmark (with the head at
     256-d) fell from micro-AP 0.972 and recall 0.860 to 0.961 and 0.811 (mirrored copies 16 -> 14
     of 16, and misses under other edits), for 3.2 instead of 3.4 s of compute per suspect minute."""
-    query_halfway: bool = setting(True, MATCH)
-    """Also sample the suspect's picture (and its picture-in-picture window) half a step after
-    each sample, from the same decoding pass, and align at the half shifts between the whole ones
-    with those samples: a copy cut at any instant samples its picture up to half a step away from
-    the reference's, and across fast cuts and motion those frames differ (an unedited excerpt of a
-    fast trailer scored 0.40 a quarter of a second off the reference's grid, 0.89 on it). One more
-    encoding pass over the frames; offsets are found to a quarter of a step."""
+    query_phases: int = setting(4, MATCH)
+    """Sample the suspect's picture (and its picture-in-picture window) this many times per step,
+    at even fractions of it, from the same decoding pass, and align at the fractional shifts
+    between the whole ones with those samples: a copy cut at any instant samples its picture up
+    to half a step away from the reference's, and across fast cuts and motion those frames differ.
+    1 samples the grid alone; each further phase is one more encoding pass over the frames, and
+    offsets are found to 1 / (2 * phases) of a step. Measured: an unedited excerpt of a fast
+    trailer scored 0.40 a quarter of a second off the reference's grid, 0.89 on it; with the
+    residual of half phases (an eighth of a second), greyed and blurred-background copies of that
+    trailer held a mean frame similarity of 0.34-0.42 and were missed, with quarter phases
+    0.59-0.65 (/tmp-free: bench/accuracy.py quotes the run)."""
     false_match_u: float = setting(0.4507, MATCH)
     """False-match tail (`fp.matcher.calibration`), fitted by `make bench-false-matches` (which
     prints these five settings): the score above which unrelated segments are modelled, the 0.8

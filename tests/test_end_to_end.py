@@ -120,13 +120,13 @@ def test_pal_speed_change_is_found_with_both_ranges(matcher, tmp_path, speed):
 def test_fast_cut_copy_between_the_reference_samples_is_found(index_dir, matcher, tmp_path):
     """Sintel's trailer cuts fast: an excerpt starting a quarter of a second off the reference's
     sampling grid samples other frames than the reference did. The suspect's picture sampled
-    half a step later too (`query_halfway`) finds it; without, the same copy is missed."""
+    between its samples too (`query_phases`) finds it; on the grid alone, the same copy is missed."""
     title = "zwm_sintel.mp4"
     copy = pirate(Clip(str(VIDEO / title), 2.25, 7.5), tmp_path / "copy.mp4", crf=23)
     [best] = matches_of(matcher.match(copy), title)[:1]
     assert best.query_start == pytest.approx(0.0, abs=1.0) and best.query_end == pytest.approx(7.5, abs=1.0)
     assert best.ref_start == pytest.approx(2.25, abs=0.5)
-    on_grid = Config(query_halfway=False)
+    on_grid = Config(query_phases=1)
     with Matcher(index_dir, on_grid, Fingerprinter(on_grid)) as plain:
         missed = plain.match(copy, min_score=0.0)
     assert not matches_of(missed, title)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from conftest import AUDIO, VIDEO
-from fp.data import decode_audio, iter_audio, iter_frame_pairs, iter_frames, probe
+from fp.data import decode_audio, iter_audio, iter_frame_phases, iter_frames, probe
 from fp.data.edits import Clip, splice
 from fp.errors import MediaError
 from fp.fingerprint.audio import AudioEncoder
@@ -114,26 +114,27 @@ def test_sound_of_pieces_joined_by_stream_copy_stays_on_the_picture_timeline(tmp
     assert abs(int(np.argmax(lags)) * 8 - 1600) <= 0.02 * 16000
 
 
-def test_frame_pairs_add_the_frames_half_a_sample_later(tmp_path):
-    """A 24 frames/s clip whose grey level counts its frames: at 2 samples/s the pairs' first
-    frames are exactly iter_frames', and each second frame is the one 6 frames (a quarter of a
-    second) later."""
+def test_frame_phases_add_the_frames_a_fraction_of_a_sample_later(tmp_path):
+    """A 24 frames/s clip whose grey level counts its frames: at 2 samples/s in four phases, phase
+    0 is exactly iter_frames', and phase p is the frame 3 p frames (p eighths of a second) later."""
     path = tmp_path / "counter.mkv"
     subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i",
                     "color=black:s=64x64:r=24:d=3,format=gray,geq=lum='N*3'", "-c:v", "ffv1", str(path)], check=True)
     info = probe(path)
     every = np.concatenate(list(iter_frames(info, 24.0, 32))).mean(axis=(1, 2, 3))
+    assert len(every) == 72
 
     def index(frames):  # which frame of the clip each sampled frame is
-        return [int(np.argmin(np.abs(every - f.mean()))) for f in frames]
+        return np.array([int(np.argmin(np.abs(every - f.mean()))) for f in frames])
 
-    pairs = list(iter_frame_pairs(info, 2.0, 32, batch=4))
-    now = np.concatenate([a for a, _ in pairs])
-    later = np.concatenate([b for _, b in pairs])
-    assert np.array_equal(now, np.concatenate(list(iter_frames(info, 2.0, 32))))
-    assert len(later) == len(now) == 6
-    assert (np.array(index(later)) - np.array(index(now))).tolist() == [6] * 6
+    phases = np.concatenate(list(iter_frame_phases(info, 2.0, 32, 4, batch=4)), axis=1)
+    assert phases.shape == (4, 6, 32, 32, 3)
+    assert np.array_equal(phases[0], np.concatenate(list(iter_frames(info, 2.0, 32))))
+    for p in range(1, 4):  # past the end, the last frame (71) repeats
+        assert index(phases[p]).tolist() == np.minimum(index(phases[0]) + 3 * p, 71).tolist()
+    [half] = np.concatenate(list(iter_frame_phases(info, 2.0, 32, 2)), axis=1)[1:]
+    assert np.array_equal(half, phases[2])  # two phases: the half step, as four give it
     single = tmp_path / "single.mp4"
     subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-frames:v", "1", str(single)], check=True)
-    [(one, its_later)] = list(iter_frame_pairs(probe(single), 2.0, 32))
-    assert len(one) == len(its_later) == 1  # a single frame is its own later frame
+    [(one, *later)] = list(iter_frame_phases(probe(single), 2.0, 32, 4))
+    assert len(one) == 1 and all(len(f) == 1 for f in later)  # a single frame is its own later frames

@@ -86,16 +86,37 @@ def test_samples_half_a_step_later_align_at_the_half_shift_between():
     later = FeatureTrack("visual", 0.5, excerpt(ref, 101, 161).vectors, np.ones(60, bool), start=0.25)
     kwargs = dict(ref_duration=200.0, query_duration=30.0)
     assert align({"visual": [sampled]}, {"visual": ref}, 50.0, IDENTITY, PARAMS, **kwargs) == []
-    [seg] = align({"visual": [sampled]}, {"visual": ref}, 50.0, IDENTITY, PARAMS, halfway=[later], **kwargs)
+    [seg] = align({"visual": [sampled]}, {"visual": ref}, 50.0, IDENTITY, PARAMS, phases=[[later]], **kwargs)
     assert (seg.query_start, seg.query_end) == pytest.approx((0.25, 30.0))
     assert seg.ref_start - seg.query_start == pytest.approx(50.25)  # reference sample 101 at 50.5 s
     sound = excerpt(random_track(400, seed=6), 100, 160)
     tracks = {"visual": [sampled], "audio": [sound]}
     refs = {"visual": ref, "audio": random_track(400, seed=6)}
-    found = align(tracks, refs, 50.0, {**IDENTITY, "audio": IDENTITY["visual"]}, PARAMS, halfway=[later], **kwargs)
+    found = align(tracks, refs, 50.0, {**IDENTITY, "audio": IDENTITY["visual"]}, PARAMS, phases=[[later]], **kwargs)
     [seg] = found
     assert seg.ref_start - seg.query_start == pytest.approx(50.25) and seg.modalities["audio"] is None
 
+
+
+def test_quarter_phases_place_a_copy_an_eighth_of_a_step_off_the_half_grid():
+    """Four phases: the picture also sampled a quarter, a half and three quarters of a step later.
+    A copy whose samples only meet the reference's at three quarters of a step is missed by the
+    half phase alone and found with the quarter phases, placed to an eighth of a second."""
+    ref = random_track(400, seed=3, shot_len=1)
+    step = 0.5
+
+    def phase(p, vectors):
+        return FeatureTrack("visual", step, vectors, np.ones(60, bool), start=p * step / 4)
+
+    noise = [random_track(60, seed=10 + p, shot_len=1).vectors for p in range(4)]
+    tracks = {"visual": [phase(0, noise[0])]}
+    kwargs = dict(ref_duration=200.0, query_duration=30.0)
+    halves = [[phase(2, noise[2])]]
+    assert align(tracks, {"visual": ref}, 50.0, IDENTITY, PARAMS, phases=halves, **kwargs) == []
+    quarters = [[phase(1, noise[1])], [phase(2, noise[2])], [phase(3, excerpt(ref, 101, 161).vectors)]]
+    [seg] = align(tracks, {"visual": ref}, 50.0, IDENTITY, PARAMS, phases=quarters, **kwargs)
+    assert seg.query_start == pytest.approx(0.375)
+    assert seg.ref_start - seg.query_start == pytest.approx(50.125)  # reference sample 101 at 50.5 s
 
 def test_blank_edges_belong_to_the_copy_only_where_the_reference_is_blank_too():
     ref = random_track(400, seed=3)

@@ -1,7 +1,7 @@
 """Media in: probing, decoding frames and audio through ffmpeg, scanning catalogues."""
 
 from fp.data.catalogue import CatalogueEntry, file_sha256, scan_catalogue
-from fp.data.decode import decode_audio, iter_audio, iter_frame_pairs, iter_frames
+from fp.data.decode import decode_audio, iter_audio, iter_frame_phases, iter_frames
 from fp.data.probe import MediaInfo, probe
 
 __all__ = [
@@ -10,7 +10,7 @@ __all__ = [
     "decode_audio",
     "file_sha256",
     "iter_audio",
-    "iter_frame_pairs",
+    "iter_frame_phases",
     "iter_frames",
     "probe",
     "scan_catalogue",

@@ -120,28 +120,33 @@ def iter_frames(
     resampled by ffmpeg's fps filter). Frames are squashed to a square: the encoders see the
     full picture whatever its aspect ratio, which keeps anamorphic and letterboxed copies alike.
     """
-    yield from _frame_batches(info, fps, size, honour_rotation, batch, halfway=False)
+    for frames in _frame_batches(info, fps, size, honour_rotation, batch, phases=1):
+        yield frames[0]
 
 
-def iter_frame_pairs(
+def iter_frame_phases(
     info: MediaInfo,
     fps: float,
     size: int,
+    phases: int,
     *,
     honour_rotation: bool = True,
     batch: int = 32,
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Yield (frames, halfway) batches from one decoding pass: `frames` exactly as
-    :func:`iter_frames` gives them, and frame k of `halfway` showing the video half a sample
-    later, at (k + 1/2) / fps seconds (the last may repeat the video's last frame)."""
-    for both in _frame_batches(info, fps, size, honour_rotation, batch, halfway=True):
-        yield np.ascontiguousarray(both[:, :, :size]), np.ascontiguousarray(both[:, :, size:])
+) -> Iterator[np.ndarray]:
+    """Yield batches of shape (phases, n, size, size, 3) from one decoding pass: phase 0 exactly
+    as :func:`iter_frames` gives the frames, and frame k of phase p showing the video p / phases
+    of a sample later, at (k + p / phases) / fps seconds (the last may repeat the video's last
+    frame). Each phase is the same fps filter over timestamps moved p / phases of a sample
+    earlier, so every phase picks frames by the rule phase 0 (and the catalogue) picks them by."""
+    yield from _frame_batches(info, fps, size, honour_rotation, batch, phases=phases)
 
 
 def _frame_batches(info: MediaInfo, fps: float, size: int, honour_rotation: bool, batch: int,
-                   halfway: bool) -> Iterator[np.ndarray]:
-    """Batches of (n, size, size, 3) frames; with `halfway`, (n, size, 2 * size, 3): each frame
-    beside the one half a sample later (one decoder, the stream split after it)."""
+                   phases: int) -> Iterator[np.ndarray]:
+    """Batches of (phases, n, size, size, 3) frames (one decoder, the stream split after it, the
+    phases side by side in one picture)."""
+    if phases < 1:
+        raise ValueError(f"phases must be at least 1, not {phases}")
     if not info.has_video:
         raise MediaError(f"{info.path}: has no video stream")
     source = ffmpeg.input(info.path, **FRAME_DECODER_OPTIONS, **({} if honour_rotation else {"noautorotate": None}))
@@ -150,26 +155,31 @@ def _frame_batches(info: MediaInfo, fps: float, size: int, honour_rotation: bool
     def sampled(stream):  # eof_action: a single-frame video still yields its frame
         return stream.filter("fps", fps=fps, eof_action="pass").filter("scale", size, size, flags="area")
 
-    if halfway:
+    if phases > 1:  # later phases padded by a step of their last frame: every sample has them all
         split = video.split()
-        now, later = split[0], split[1]
-        # timestamps moved half a sample earlier: the same fps grid then picks the later frames
-        video = ffmpeg.filter([sampled(now), sampled(later.filter("setpts", f"PTS-{0.5 / fps}/TB"))], "hstack")
+        video = ffmpeg.filter([sampled(split[0])] + [
+            sampled(split[p].filter("tpad", stop_mode="clone", stop_duration=1 / fps)
+                    .filter("setpts", f"PTS-{p / (phases * fps)}/TB")) for p in range(1, phases)],
+            "hstack", inputs=phases, shortest=1)
     else:
         video = sampled(video)
     args = video.output("pipe:", format="rawvideo", pix_fmt="rgb24").global_args("-nostdin", "-v", "error").get_args()
-    width = 2 * size if halfway else size
-    frame_bytes = size * width * 3
+    frame_bytes = size * size * phases * 3
     pending: list[np.ndarray] = []
+
+    def stacked() -> np.ndarray:  # (n, size, phases, size, 3) -> (phases, n, size, size, 3)
+        return np.ascontiguousarray(np.stack(pending).reshape(len(pending), size, phases, size, 3)
+                                    .transpose(2, 0, 1, 3, 4))
+
     for chunk in stream_ffmpeg(args, frame_bytes, label=info.path, duration=info.duration):
         if len(chunk) < frame_bytes:  # a torn last frame
             break
-        pending.append(np.frombuffer(chunk, np.uint8).reshape(size, width, 3))
+        pending.append(np.frombuffer(chunk, np.uint8))
         if len(pending) == batch:
-            yield np.stack(pending)
+            yield stacked()
             pending = []
     if pending:
-        yield np.stack(pending)
+        yield stacked()
 
 
 def iter_audio(info: MediaInfo, sample_rate: int = 16000,

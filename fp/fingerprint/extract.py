@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from fp.config import Config
-from fp.data.decode import iter_audio, iter_frame_pairs, iter_frames
+from fp.data.decode import iter_audio, iter_frame_phases
 from fp.data.probe import MediaInfo, probe
 from fp.data.subtitles import Cue, read_subtitles
 from fp.errors import MediaError
@@ -22,7 +22,7 @@ from fp.fingerprint.text import load_text_encoder
 from fp.fingerprint.frames import blank_mask, fill_frames
 from fp.fingerprint.insets import InsetFinder, crop_windows
 from fp.fingerprint.shots import build_shots, segment_shots
-from fp.fingerprint.types import HALFWAY, FeatureTrack, PictureVariant, QueryFingerprint, VideoFingerprint
+from fp.fingerprint.types import PHASE, FeatureTrack, PictureVariant, QueryFingerprint, VideoFingerprint
 
 MIN_DECODED_FRACTION = 0.8
 """A video whose decodable picture covers less than this share of its duration is truncated."""
@@ -156,20 +156,22 @@ class Fingerprinter:
         return FeatureTrack("text", step, vectors.astype(np.float32), np.array([bool(t) for t in shown]))
 
     def visual_tracks(self, info: MediaInfo, *, honour_rotation: bool = True, mirrored: bool = False,
-                      insets: bool = False, untagged: bool = False, halfway: bool = False,
+                      insets: bool = False, untagged: bool = False, phases: int = 1,
                       on_progress: Callable[[float], None] | None = None) -> dict[str, FeatureTrack]:
         """The picture's track (`picture`); with `mirrored`, also the track of its horizontal
         mirror image (`picture mirrored`); with `insets`, also those of a picture-in-picture window
         where one shows (`window`, `window mirrored`; samples without one carry no content there);
         with `untagged` and a rotation tag, also the picture as a player ignoring the tag shows it
         (`untagged`, `untagged mirrored`: the square frames turned back, no second decode); with
-        `halfway`, also the picture and the window sampled half a step later (`picture halfway`,
-        `window halfway`: tracks starting at half a step, not mirrored). All from one decoding
-        pass, every variant of a batch of frames encoded in one call."""
+        `phases` > 1, also the picture and the window sampled p / phases of a step later for each
+        p from 1 (`picture phase 1`, `window phase 1`, ...: tracks starting at that fraction of a
+        step, not mirrored). All from one decoding pass, every variant of a batch of frames encoded
+        in one call."""
         cfg = self.config
         step = 1.0 / cfg.frame_rate
         vectors: dict[str, list[np.ndarray]] = {}
-        valid, valid_later, in_window = [], [], []
+        valid, in_window = [], []
+        valid_later: dict[int, list[np.ndarray]] = {p: [] for p in range(1, phases)}
         decoded = 0
         finder = InsetFinder() if insets else None
 
@@ -179,7 +181,7 @@ class Fingerprinter:
         def encode(batch: dict[str, np.ndarray]) -> None:
             if mirrored:
                 batch.update({f"{name} mirrored": frames[:, :, ::-1] for name, frames in list(batch.items())
-                              if not name.endswith(HALFWAY)})
+                              if PHASE not in name})
             batch = {name: frames for name, frames in batch.items() if len(frames)}
             if not batch:
                 return
@@ -188,18 +190,14 @@ class Fingerprinter:
                     [len(f) for f in batch.values()])[:-1])):
                 vectors.setdefault(name, []).append(vecs)
 
-        if halfway:
-            decoded_frames = iter_frame_pairs(info, cfg.frame_rate, cfg.frame_size, honour_rotation=honour_rotation)
-        else:
-            decoded_frames = ((f, None) for f in iter_frames(info, cfg.frame_rate, cfg.frame_size,
-                                                             honour_rotation=honour_rotation))
-        for frames, later in prefetch(decoded_frames):
+        for frames, *later in prefetch(iter_frame_phases(info, cfg.frame_rate, cfg.frame_size, phases,
+                                                         honour_rotation=honour_rotation)):
             filled = fill_frames(frames)
             valid.append(~blank_mask(filled, cfg.blank_std, cfg.plain_share))
             batch = {"picture": filled}
-            if later is not None:
-                batch[f"picture {HALFWAY}"] = fill_frames(later)
-                valid_later.append(~blank_mask(batch[f"picture {HALFWAY}"], cfg.blank_std, cfg.plain_share))
+            for p, frames_p in enumerate(later, 1):
+                batch[f"picture {PHASE} {p}"] = fill_frames(frames_p)
+                valid_later[p].append(~blank_mask(batch[f"picture {PHASE} {p}"], cfg.blank_std, cfg.plain_share))
             if turns:
                 batch["untagged"] = np.ascontiguousarray(np.rot90(filled, turns, axes=(1, 2)))
             if finder is not None:
@@ -211,9 +209,9 @@ class Fingerprinter:
                 shown[shown] = content
                 in_window.append(shown)
                 batch["window"] = windows[content]
-                if later is not None:  # the window stays put between two samples
-                    batch[f"window {HALFWAY}"] = fill_frames(crop_windows(
-                        later[shown], [b for b, c in zip(kept, content) if c]))
+                for p, frames_p in enumerate(later, 1):  # the window stays put between two samples
+                    batch[f"window {PHASE} {p}"] = fill_frames(crop_windows(
+                        frames_p[shown], [b for b, c in zip(kept, content) if c]))
             encode(batch)
             decoded += len(frames)
             if on_progress:
@@ -224,22 +222,25 @@ class Fingerprinter:
         if decoded * step < MIN_DECODED_FRACTION * expected - 2 * step:
             raise MediaError(f"{info.path}: truncated or corrupt: only {decoded * step:.1f} s of "
                              f"{expected:.1f} s could be decoded")
-        mask = np.concatenate(valid)
-        mask_later = np.concatenate(valid_later) if valid_later else mask
-        starts = {f"picture {HALFWAY}": step / 2, f"window {HALFWAY}": step / 2}
-        tracks = {name: FeatureTrack("visual", step, np.concatenate(vectors[name]),
-                                     mask_later if name in starts else mask, starts.get(name, 0.0))
-                  for name in ("picture", "picture mirrored", f"picture {HALFWAY}", "untagged", "untagged mirrored")
-                  if name in vectors}
+        masks = {0: np.concatenate(valid), **{p: np.concatenate(v) for p, v in valid_later.items()}}
+        later_names = [f"{PHASE} {p}" for p in range(1, phases)]
+
+        def phase_of(name: str) -> int:
+            return int(name.rsplit(" ", 1)[1]) if PHASE in name else 0
+
+        pictures = ["picture", "picture mirrored", *(f"picture {n}" for n in later_names), "untagged", "untagged mirrored"]
+        tracks = {name: FeatureTrack("visual", step, np.concatenate(vectors[name]), masks[phase_of(name)],
+                                     phase_of(name) * step / phases)
+                  for name in pictures if name in vectors}
         if in_window and np.concatenate(in_window).any():
             shown = np.concatenate(in_window)
-            for name in ("window", "window mirrored", f"window {HALFWAY}"):
+            for name in ("window", "window mirrored", *(f"window {n}" for n in later_names)):
                 if name in vectors:
                     found = np.concatenate(vectors[name])
                     full = np.zeros((len(shown), found.shape[1]), np.float32)
                     full[shown] = found
-                    tracks[name] = FeatureTrack("visual", step, full, (mask_later if name in starts else mask) & shown,
-                                                starts.get(name, 0.0))
+                    tracks[name] = FeatureTrack("visual", step, full, masks[phase_of(name)] & shown,
+                                                phase_of(name) * step / phases)
         return tracks
 
     def fingerprint(self, source: str | MediaInfo, *, honour_rotation: bool = True,
@@ -263,7 +264,7 @@ class Fingerprinter:
         """A suspect as it is and as its edits may have turned it (mirrored, a picture-in-picture
         window alone where one shows, and, when it carries a rotation tag, which copies add or
         strip, with the tag ignored), from one decoding pass, with the picture and window also
-        sampled half a step later (`Config.query_halfway`); its soundtrack and subtitles once.
+        sampled between the samples (`Config.query_phases`); its soundtrack and subtitles once.
         `on_progress` is called as in :meth:`visual_tracks` (an exception it raises stops the
         work)."""
         cfg = self.config
@@ -272,16 +273,16 @@ class Fingerprinter:
         with ThreadPoolExecutor(1) as pool:  # sound and subtitles while the picture decodes and encodes
             audio, text = pool.submit(self.audio_track, info), pool.submit(self.text_track, info)
             pictures = self.visual_tracks(info, mirrored=cfg.query_mirrored, insets=True, untagged=True,
-                                          halfway=cfg.query_halfway, on_progress=on_progress)
+                                          phases=cfg.query_phases, on_progress=on_progress)
             audio, text = audio.result(), text.result()
         shared = {t.modality: t for t in (audio, text) if t is not None}
-        later = {name.removesuffix(f" {HALFWAY}"): pictures.pop(name) for name in list(pictures)
-                 if name.endswith(HALFWAY)}
+        later = {name: [pictures.pop(f"{name} {PHASE} {p}") for p in range(1, cfg.query_phases)]
+                 for name in list(pictures) if f"{name} {PHASE} 1" in pictures}
         step = 1.0 / cfg.frame_rate
         spans = {name: segment_shots(track, cut_distance=cfg.shot_cut_distance, min_seconds=cfg.min_shot_seconds,
                                      max_seconds=cfg.max_shot_seconds) for name, track in pictures.items()}
         variants = [PictureVariant(name, track, build_shots({"visual": track}, spans[name], step, info.duration),
-                                   later.get(name)) for name, track in pictures.items()]
+                                   later.get(name, [])) for name, track in pictures.items()]
         return QueryFingerprint(info, variants, shared, build_shots(shared, spans["picture"], step, info.duration))
 
     def _soundtrack_only(self, info: MediaInfo, on_progress: Callable[[float], None] | None) -> QueryFingerprint:

@@ -51,8 +51,9 @@ class VideoFingerprint:
     shots: list[Shot]
 
 
-HALFWAY = "halfway"
-"""Suffix of the tracks `Fingerprinter.visual_tracks` samples half a step later."""
+PHASE = "phase"
+"""Tracks `Fingerprinter.visual_tracks` samples p / phases of a step later are named
+`"{variant} phase {p}"`."""
 
 
 @dataclass
@@ -64,9 +65,10 @@ class PictureVariant:
     track: FeatureTrack
     shots: list[Shot]
     """This variant's own shots, with their picture fingerprints."""
-    halfway: FeatureTrack | None = None
-    """The same picture sampled half a step later (`start` = step / 2), where it was decoded
-    (`Config.query_halfway`): aligned at the half shifts between the whole ones, never searched."""
+    phases: list[FeatureTrack] = field(default_factory=list)
+    """The same picture sampled between the samples, where it was decoded (`Config.query_phases`):
+    track p - 1 at p / phases of a step later (`start`), aligned at the fractional shifts
+    between the whole ones, never searched."""
 
 
 @dataclass

@@ -3,10 +3,10 @@
 For every integer sample shift in a band around the offset, each modality's diagonal (query
 sample t against reference sample t + shift) is measured and mapped onto one common scale; a
 sample's fused score is its best modality's, raised when further modalities agree. Where the
-query's picture was also sampled half a step later, the half shifts between are measured too,
-with those samples and the picture alone (the sound and subtitles, sampled on the whole grid,
-are aligned at the whole shifts: half shifts of their own only gave unrelated speech and music
-more chances to look alike). The best shift's fused diagonal is cut into segments where the score holds,
+query's picture was also sampled between its samples (at p / phases of a step later), the
+fractional shifts between are measured too, with those samples and the picture alone (the sound
+and subtitles, sampled on the whole grid, are aligned at the whole shifts: half shifts of their
+own only gave unrelated speech and music more chances to look alike). The best shift's fused diagonal is cut into segments where the score holds,
 gaps bridged. Found query times are then taken out and the band searched again, so several
 segments at nearby offsets are all found.
 """
@@ -43,8 +43,8 @@ class SimilaritySeries:
     """Each modality's per-sample similarity along the whole query at one alignment, on the
     common (visual) scale, so that one decision threshold reads for every modality: value i is
     query sample i (at i * step seconds) against reference sample i + shift; NaN where either
-    side has no content or the reference has no sample. At a half shift only the picture is
-    measured, its value i being its sample half a step later."""
+    side has no content or the reference has no sample. At a fractional shift only the picture
+    is measured, its value i being its sample that fraction of a step later."""
 
     step: float
     values: dict[str, np.ndarray]
@@ -212,8 +212,8 @@ def best_diagonal(alternatives: list[FeatureTrack], ref: FeatureTrack, shift: in
 
 
 Shift = tuple[int, int]
-"""(whole sample shift, phase): phase 1 is the half shift before it, `shift - 1/2` samples,
-measured with the query's picture sampled half a step later."""
+"""(whole sample shift, phase): phase p of m is the fractional shift `shift - p/m` samples,
+measured with the query's picture sampled p/m of a step later."""
 
 
 def align(
@@ -225,32 +225,34 @@ def align(
     *,
     ref_duration: float,
     query_duration: float,
-    halfway: list[FeatureTrack] | None = None,
+    phases: list[list[FeatureTrack]] | None = None,
 ) -> list[AlignedSegment]:
     """Segments of the query aligned with `ref` at shifts within `params.radius` of `offset`.
 
     `query` holds, per modality, one track or several alternatives (picture variants: a sample
     takes the best of them). Blank frames are read from the picture (`PRIMARY`), its first
-    alternative being the picture as it is. `halfway`: the picture's alternatives sampled half a
-    step later (`PictureVariant.halfway`), which the half shifts align alone.
+    alternative being the picture as it is. `phases`: per phase p from 1, the picture's
+    alternatives sampled p / (len(phases) + 1) of a step later (`PictureVariant.phases`), which the
+    fractional shifts align alone.
     """
     modalities = [m for m in query if m in ref and m in scales and query[m]]
     if not modalities:
         return []
-    halfway = halfway if halfway and PRIMARY in modalities else []
+    phases = [tracks for tracks in phases or [] if tracks] if PRIMARY in modalities else []
     steps = {track.step for m in modalities for track in query[m]} | {ref[m].step for m in modalities} \
-        | {track.step for track in halfway}
+        | {track.step for tracks in phases for track in tracks}
     if len(steps) != 1:
         raise ValueError(f"tracks sampled at different steps: {sorted(steps)}")
     step = steps.pop()
-    length = max(len(track) for track in [*halfway, *(t for m in modalities for t in query[m])])
+    length = max(len(track) for track in [*(t for ts in phases for t in ts), *(t for m in modalities for t in query[m])])
     band = shift_band(offset, step, params.radius)
-    shifts: list[Shift] = [(s, 0) for s in band] + [(s, 1) for s in band if halfway]
+    shifts: list[Shift] = [(s, p) for p in range(len(phases) + 1) for s in band]
+    fraction = [0.0, *(tracks[0].start / step for tracks in phases)]  # of a step, per phase
 
     def diagonals(s: int, phase: int) -> dict[str, np.ndarray]:
         if not phase:
             return {m: best_diagonal(query[m], ref[m], s, length) for m in modalities}
-        return {PRIMARY: best_diagonal(halfway, ref[PRIMARY], s, length)}
+        return {PRIMARY: best_diagonal(phases[phase - 1], ref[PRIMARY], s, length)}
 
     raw = {key: diagonals(*key) for key in shifts}
     fused = {key: fuse(raw[key], scales, params.frame_threshold, params.agreement_bonus) for key in shifts}
@@ -271,7 +273,7 @@ def align(
         series = SimilaritySeries(step, {m: scales[m](values) for m, values in raw[key].items()})
         blank = np.zeros(length, bool)
         if PRIMARY in modalities:
-            picture = (halfway if phase else query[PRIMARY])[0]
+            picture = (phases[phase - 1] if phase else query[PRIMARY])[0]
             blank = _both_blank(picture, ref[PRIMARY], shift, length) & np.isnan(profile) & free
         for a, b in runs(profile, params.frame_threshold, max_gap):
             a, b = _widen(blank, a, b, max_gap)
@@ -283,11 +285,11 @@ def align(
             if score < params.min_score:
                 continue
             per_modality = {}
-            for m in modalities:  # None where not measured (the sound at a half shift)
+            for m in modalities:  # None where not measured (the sound at a fractional shift)
                 seg = raw[key][m][a:b + 1] if m in raw[key] else np.full(1, np.nan)
                 per_modality[m] = None if np.isnan(seg).all() else float(np.nanmean(seg))
-            q0 = (a + phase / 2) * step
-            q1 = min((b + 1 + phase / 2) * step, query_duration)
+            q0 = (a + fraction[phase]) * step
+            q1 = min((b + 1 + fraction[phase]) * step, query_duration)
             r0 = (a + shift) * step  # the reference sample the segment's first sample met
             found.append(AlignedSegment(q0, q1, max(0.0, r0), min(ref_duration, r0 + (q1 - q0)),
                                         min(score, 1.0), per_modality, series))

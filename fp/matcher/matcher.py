@@ -96,15 +96,15 @@ class Matcher:
         return MatchReport(str(info.path), info.duration, kept, info)
 
     def _localise(self, query: QueryFingerprint, hyp: Hypothesis) -> list[AlignedSegment]:
-        """The segments of one hypothesis: its picture variants (the best per sample; sampled half
-        a step later too where they were, for the half shifts) and the shared soundtrack and
+        """The segments of one hypothesis: its picture variants (the best per sample; sampled between
+        the samples too where they were, for the fractional shifts) and the shared soundtrack and
         subtitles aligned with the window of the title that the search radius around its offset
         can reach (nothing else of the title is read)."""
         chosen = [v for v in query.variants if v.name in hyp.variants]
         tracks = {PRIMARY: [v.track for v in chosen], **{m: [track] for m, track in query.tracks.items()}}
-        halfway = [v.halfway for v in chosen if v.halfway is not None]
+        phases = [list(tracks) for tracks in zip(*(v.phases for v in chosen if v.phases))]
         step = chosen[0].track.step
-        samples = max(len(t) for ts in [*tracks.values(), halfway] for t in ts)
+        samples = max(len(t) for ts in [*tracks.values(), *phases] for t in ts)
         # only the voters' stretch and its context: a hypothesis costs the same in a long suspect
         context, lo, hi = self.alignment.context, 0, samples
         if math.isfinite(hyp.query_end + context):
@@ -113,13 +113,13 @@ class Matcher:
         sliced = lo > 0 or hi < samples
         if sliced:
             tracks = {m: [part(t, lo, hi) for t in ts] for m, ts in tracks.items()}
-            halfway = [part(t, lo, hi) for t in halfway]
+            phases = [[part(t, lo, hi) for t in ts] for ts in phases]
         shift = lo * step
         first, stop = reference_window(hyp.offset + shift, step, self.alignment.radius, hi - lo)
         ref = self.reader.window(hyp.title_id, first, stop)
         found = align(tracks, ref, hyp.offset + shift, self.scales, self.alignment,
                       ref_duration=self.durations[hyp.title_id], query_duration=query.info.duration - shift,
-                      halfway=halfway)
+                      phases=phases)
         if not sliced:
             return found
         return [dataclasses.replace(seg, query_start=seg.query_start + shift, query_end=seg.query_end + shift,
