@@ -28,11 +28,13 @@ FRAME_DECODER_OPTIONS = {"threads": "1", "skip_loop_filter": "all"}
   at 224 px (at most 2.9), accuracy unchanged.
 Measured and left out: `-skip_frame noref` (a further 10 %, but it moves samples by a frame),
 keyframes only (too sparse for 2 samples/s), bilinear scaling or one filter thread (no gain: at
-2 samples/s scaling costs almost nothing), and pictures blended 1:2:1 around each sample's
-instant (decoded at 8/s; frames of five copies 0.786 against 0.755 on the instant, 0.675
-against 0.63 an eighth of a second off, but the accuracy benchmark lost: recall 0.823 against
-0.835, as the fps filter's pick at 8/s fell up to a frame further from the copy's than at 2/s
-for some copies: one scored 0.62 instead of 0.83)."""
+2 samples/s scaling costs almost nothing). Pictures blended 1:2:1 around each sample's instant
+were tried (frames of five copies cut at exact instants: 0.786 against 0.755 on the instant,
+0.675 against 0.63 an eighth of a second off) and lost on the accuracy benchmark (recall 0.823
+against 0.835), but that trial decoded at 8/s, and the fps filter rounds frames to the ticks of
+its own rate: sample k at 2/s shows the video at (k + 1/2) / 2 s, at 8/s at (k + 1/2) / 8 s, so
+its blends were centred 3/16 s off the catalogue's instants. `iter_frame_phases` moves
+timestamps instead, which keeps every phase on the 2/s rule; blending was not retried."""
 AUDIO_TIMELINE = "aresample=min_comp=0.001:min_hard_comp=0.02"
 """Audio filter that keeps the decoded sound on the file's timestamps: where the samples and the
 timestamps part by more than 20 ms (pieces joined by stream copy, dropped packets, encoder
