@@ -118,19 +118,21 @@ def test_pal_speed_change_is_found_with_both_ranges(matcher, tmp_path, speed):
 
 
 def test_fast_cut_copy_between_the_reference_samples_is_found(index_dir, matcher, tmp_path):
-    """Sintel's trailer cuts fast: an excerpt starting a quarter of a second off the reference's
-    sampling grid samples other frames than the reference did. The suspect's picture sampled
-    between its samples too (`query_phases`) finds it; on the grid alone, the same copy is missed."""
+    """Sintel's trailer cuts fast: an excerpt starting off the reference's sampling grid samples
+    other frames than the reference did. Sampled on the grid alone (`query_phases` 1), a copy a
+    quarter of a second off is missed; sampled half a step later too (2), a copy an eighth of a
+    second off still is; in quarter steps (the default, 4) both are found, placed to the eighth."""
     title = "zwm_sintel.mp4"
-    copy = pirate(Clip(str(VIDEO / title), 2.25, 7.5), tmp_path / "copy.mp4", crf=23)
-    [best] = matches_of(matcher.match(copy), title)[:1]
-    assert best.query_start == pytest.approx(0.0, abs=1.0) and best.query_end == pytest.approx(7.5, abs=1.0)
-    assert best.ref_start == pytest.approx(2.25, abs=0.5)
-    on_grid = Config(query_phases=1)
-    with Matcher(index_dir, on_grid, Fingerprinter(on_grid)) as plain:
-        missed = plain.match(copy, min_score=0.0)
-    assert not matches_of(missed, title)
-    assert max(m.score for m in missed.matches if m.title_id == title) < best.score - 0.2
+    for start, missed_with in ((2.25, 1), (2.125, 2)):
+        copy = pirate(Clip(str(VIDEO / title), start, 7.5), tmp_path / f"copy-{start}.mp4", crf=23)
+        [best] = matches_of(matcher.match(copy), title)[:1]
+        assert best.query_start == pytest.approx(0.0, abs=1.0) and best.query_end == pytest.approx(7.5, abs=1.0)
+        assert best.ref_start - best.query_start == pytest.approx(start, abs=0.07)
+        coarse = Config(query_phases=missed_with)
+        with Matcher(index_dir, coarse, Fingerprinter(coarse)) as plain:
+            missed = plain.match(copy, min_score=0.0)
+        assert not matches_of(missed, title)
+        assert max(m.score for m in missed.matches if m.title_id == title) < best.score - 0.2
 
 
 def test_copy_at_the_end_of_a_long_upload_is_aligned_around_its_votes(matcher, tmp_path):

@@ -6,9 +6,9 @@ sample's fused score is its best modality's, raised when further modalities agre
 query's picture was also sampled between its samples (at p / phases of a step later), the
 fractional shifts between are measured too, with those samples and the picture alone (the sound
 and subtitles, sampled on the whole grid, are aligned at the whole shifts: half shifts of their
-own only gave unrelated speech and music more chances to look alike). The best shift's fused diagonal is cut into segments where the score holds,
-gaps bridged. Found query times are then taken out and the band searched again, so several
-segments at nearby offsets are all found.
+own only gave unrelated speech and music more chances to look alike). The best shift's fused
+diagonal is cut into segments where the score holds, gaps bridged. Found query times are then
+taken out and the band searched again, so several segments at nearby offsets are all found.
 """
 
 from __future__ import annotations
