@@ -1,4 +1,5 @@
 import json
+import subprocess
 
 import numpy as np
 import pytest
@@ -131,3 +132,33 @@ def test_a_clip_index_end_to_end_with_its_text_tower(tmp_path):
         assert report.matches[0].modalities["text"] == pytest.approx(1.0, abs=1e-3)
     with pytest.raises(ConfigMismatchError, match="visual_encoder"):
         Matcher(tmp_path / "idx", config=Config())
+
+
+def test_later_phases_showing_the_sample_s_picture_are_not_encoded_again(fingerprinter, tmp_path, monkeypatch):
+    """A clip at 1 frame/s holds each picture a second: sampled in four phases an eighth of a
+    second apart, most later frames show their sample's picture. Those take its
+    vector unencoded (`SAME_PICTURE_DIFFERENCE`); every track equals what encoding them all gives."""
+    from fp.fingerprint import extract
+
+    held = tmp_path / "held.mp4"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(VIDEO / "zwm_sintel.mp4"), "-t", "6",
+                    "-vf", "fps=1", "-an", str(held)], check=True)
+    info = probe(held)
+    encoded = []
+    original = type(fingerprinter.visual).encode
+
+    def counted(self, frames):
+        encoded.append(len(frames))
+        return original(self, frames)
+
+    monkeypatch.setattr(type(fingerprinter.visual), "encode", counted)
+    reused = fingerprinter.visual_tracks(info, mirrored=True, phases=4)
+    reused_count = sum(encoded)
+    encoded.clear()
+    monkeypatch.setattr(extract, "SAME_PICTURE_DIFFERENCE", 0.0)  # every later frame encoded
+    full = fingerprinter.visual_tracks(info, mirrored=True, phases=4)
+    assert sum(encoded) == 5 * 12 and reused_count <= 5 * 12 - 18  # 3 phases + picture + mirror, 12 samples
+    assert reused.keys() == full.keys()
+    for name, track in full.items():
+        assert np.allclose(reused[name].vectors, track.vectors, atol=1e-4), name
+        assert reused[name].start == track.start and np.array_equal(reused[name].valid, track.valid)
