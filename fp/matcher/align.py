@@ -161,6 +161,11 @@ def runs(profile: np.ndarray, threshold: float, max_gap: int) -> list[tuple[int,
 
 def fuse(raw: dict[str, np.ndarray], scales: dict[str, Scale], frame_threshold: float,
          bonus: float) -> np.ndarray:
+    """Per sample, the best modality's similarity on the common scale, plus `bonus` for each
+    further modality at `frame_threshold` or above."""
+    if len(raw) == 1:  # one modality (the picture at a fractional shift): nothing to agree with
+        [(m, sims)] = raw.items()
+        return scales[m](sims).astype(np.float64)
     stacked = np.stack([scales[m](p) for m, p in raw.items()])
     with np.errstate(all="ignore"):
         best = np.where(np.isnan(stacked).all(axis=0), np.nan,
