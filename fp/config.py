@@ -173,7 +173,10 @@ class Config:
     offsets are found to 1 / (2 * phases) of a step. Measured on Sintel's trailer, 360p copies
     cut an eighth of a second off the grid scored 0.46-0.52 with 2 phases (missed) and 0.84-0.85
     with 4; on the accuracy benchmark, recall at decision 0.835 -> 0.854 (blurred-background fills
-    4 -> 6 of 6), micro-AP 0.983 -> 0.984, no false-positive query, for 29 % more query compute."""
+    4 -> 6 of 6), micro-AP 0.983 -> 0.984, no false-positive query, for 47 % more query compute
+    (bench/query_cost.py --phases 2,4 on an AVX2 CPU: 9.7 -> 14.3 s per suspect minute, the later
+    phases' frames that show their sample's picture not encoded again). 2 is the cheaper setting
+    for an upload stream that can spare the recall."""
     false_match_u: float = setting(0.4507, MATCH)
     """False-match tail (`fp.matcher.calibration`), fitted by `make bench-false-matches` (which
     prints these five settings): the score above which unrelated segments are modelled, the 0.8
