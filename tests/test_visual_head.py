@@ -10,6 +10,7 @@ import random
 
 import numpy as np
 import pytest
+import safetensors.torch
 import torch
 
 from fp.config import Config
@@ -17,7 +18,8 @@ from fp.errors import ConfigMismatchError
 from fp.fingerprint import visual_augment
 from fp.fingerprint.encoders import load_visual_encoder
 from fp.fingerprint.visual_head import SHIPPED_VISUAL, HeadConfig, head_files
-from fp.fingerprint.visual_train import MEDIA, TrainConfig, decode_frames, encode_views, prepare, train
+from fp.fingerprint.visual_train import (MEDIA, BaseFrames, TrainConfig, decode_frames, encode_views, koleo, prepare,
+                                         train, video_frames)
 from fp.matcher import Matcher
 
 from conftest import VIDEO
@@ -39,13 +41,29 @@ def test_every_edit_keeps_the_frame_size_and_changes_the_picture():
 
 def test_the_training_loop_learns_on_a_few_real_frames():
     trunk = load_visual_encoder("efficientnet_lite0", "cpu")
-    bases = decode_frames(VIDEO / "askany_yoga.mp4", fps=0.5, limit=6) \
-        + decode_frames(VIDEO / "mdn_flower.mp4", fps=0.5, limit=6)
+    frames, neighbours, group = [], [], []
+    for k, name in enumerate(["askany_yoga.mp4", "mdn_flower.mp4", "mdn_friday_hisgirlfriday.mp4"]):
+        got, near = video_frames(VIDEO / name, limit=4)
+        assert len(got) == len(near) == 4 and all(len(n) == 2 for n in near)
+        frames, neighbours, group = frames + got, neighbours + near, group + [k] * len(got)
+    bases = BaseFrames(frames, neighbours, np.array(group))
     embeddings, ok = encode_views(trunk, bases, random.Random(0), views=3, log=lambda _: None)
     assert ok.sum(1).min() >= 2
     head_cfg = HeadConfig(hidden=64, dim=32)
-    _, losses = train(embeddings, ok, TrainConfig(steps=40, batch=8, lr=3e-3), head_cfg, log=lambda _: None)
+    _, losses = train(embeddings, ok, bases.group, TrainConfig(steps=40, batch=8, lr=3e-3), head_cfg,
+                      log=lambda _: None)
     assert np.mean(losses[-8:]) < 0.8 * np.mean(losses[:8])
+
+
+def test_koleo_ignores_the_frames_of_the_same_group():
+    """Frames of one video are never pushed apart: only the nearest frame of another group counts."""
+    z = torch.nn.functional.normalize(torch.tensor([[1.0, 0.0], [0.99, 0.14], [0.0, 1.0]]), dim=1)
+    group = torch.tensor([0, 0, 1])
+    apart = koleo(z, group[:, None] == group[None, :])
+    together = koleo(z, torch.eye(3, dtype=torch.bool))
+    assert apart < together
+    nearest_other = (z @ z.T)[[0, 1, 2], [2, 2, 1]]  # 0 and 1 are one group
+    assert apart.item() == pytest.approx(-torch.log(torch.sqrt(2 - 2 * nearest_other)).mean().item(), abs=1e-5)
 
 
 def test_the_shipped_head_reproduces_its_stored_embedding_offline():
@@ -90,3 +108,30 @@ def test_the_accuracy_benchmark_measures_only_clips_the_head_never_trained_on():
     assert set(CATALOGUE) | {copy for copy, _ in NATURAL} <= set(HELD_OUT)
     trained = json.loads(head_files(SHIPPED_VISUAL)[1].read_text())["data"]["videos"]
     assert not set(trained) & set(HELD_OUT)
+
+
+def test_an_index_refuses_other_weights_under_the_same_encoder_name(tmp_path):
+    """Retrained weights keep their encoder's name: the index records their digest and refuses
+    to be extended or queried with others, in one line each."""
+    from fp.index.store import IndexStore
+
+    head = tmp_path / "head.safetensors"
+    weights, meta = head_files(SHIPPED_VISUAL)
+    head.write_bytes(weights.read_bytes())
+    head.with_suffix(".json").write_text(meta.read_text())
+    cfg = dataclasses.replace(Config(), visual_encoder=str(head))
+    with IndexStore.open_for_writing(tmp_path / "index", cfg):
+        pass
+    with IndexStore.open_for_writing(tmp_path / "index", cfg):  # the same weights: welcome
+        pass
+    Matcher(tmp_path / "index", cfg).reader.close()
+
+    state = safetensors.torch.load_file(str(head))
+    state["fc2.bias"] = state["fc2.bias"] + 0.01
+    safetensors.torch.save_file(state, str(head))
+    for attempt in (lambda: IndexStore.open_for_writing(tmp_path / "index", cfg),
+                    lambda: Matcher(tmp_path / "index", cfg)):
+        with pytest.raises(ConfigMismatchError) as err:
+            attempt()
+        line = str(err.value)
+        assert "\n" not in line and f"other trained weights for {head}" in line and "re-index" in line

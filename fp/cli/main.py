@@ -368,6 +368,8 @@ def info(index_dir: Path = INDEX_OPTION) -> None:
         out.print(f"last added  {max(t.added_at for t in titles):%Y-%m-%d %H:%M:%S}")
     out.print("config      " + ", ".join(f"{k}={v}" for k, v in json.loads(meta["config"]).items()))
     out.print(f"runtimes    {meta.get(RUNTIMES_KEY, '').replace(',', ', ') or 'not recorded'}")
+    weights = json.loads(meta.get("weights") or "{}")
+    out.print("weights     " + (", ".join(f"{k} {v}" for k, v in weights.items()) or "not recorded"))
 
 
 def version_callback(value: bool) -> None:

@@ -43,6 +43,7 @@ from fp import __version__
 from fp.config import Config
 from fp.data.probe import MediaInfo
 from fp.errors import IndexStoreError
+from fp.fingerprint.identity import check_digests, encode_digests
 from fp.fingerprint.shots import shot_vector
 from fp.fingerprint.types import FeatureTrack, VideoFingerprint
 from fp.index import codes
@@ -198,11 +199,14 @@ class IndexStore:
                                        "WHERE table_name = 'meta'").fetchone()[0]
                 if has_meta:
                     cls._read_config(con, root).check_compatible(config, "this indexing run")
+                    recorded = con.execute("SELECT value FROM meta WHERE key = 'weights'").fetchone()
+                    check_digests(recorded and recorded[0], config, "this indexing run")
                 con.execute(SCHEMA)
                 if not has_meta:
                     now = datetime.now(timezone.utc).isoformat()
                     con.executemany("INSERT INTO meta VALUES (?, ?)", [
-                        ("config", config.to_json()), ("schema_version", SCHEMA_VERSION),
+                        ("config", config.to_json()), ("weights", encode_digests(config)),
+                        ("schema_version", SCHEMA_VERSION),
                         ("created_at", now), ("fp_version", __version__), ("next_shot_id", "1"),
                         ("next_title_no", "1")])
                 referenced = {r[0] for r in con.execute("SELECT file FROM tracks").fetchall()}

@@ -13,6 +13,7 @@ from fp.config import Config
 from fp.data.probe import probe
 from fp.errors import Cancelled
 from fp.fingerprint.extract import Fingerprinter
+from fp.fingerprint.identity import check_digests
 from fp.fingerprint.types import QueryFingerprint
 from fp.index.reader import IndexReader
 from fp.matcher.align import PRIMARY, AlignedSegment, AlignParams, Scale, align, part, reference_window
@@ -43,6 +44,7 @@ class Matcher:
             self.reader.config.check_compatible(config)
         # Fingerprint settings come from the index; thresholds from the caller or this release.
         self.config = dataclasses.replace(config or Config(), **self.reader.config.fingerprint_settings())
+        check_digests(self.reader.meta().get("weights"), self.config)
         self.fingerprinter = fingerprinter or Fingerprinter(self.config)
         self.scales = modality_scales(self.config)
         self.votes = VoteParams.from_config(self.config)
