@@ -322,9 +322,9 @@ def build_hard_queries(work: Path, seed: int) -> list[Query]:
     return queries
 
 
-def run_fp(index: Path, queries: list[Query]) -> tuple[list[Prediction], float]:
+def run_fp(index: Path, queries: list[Query], config: Config | None = None) -> tuple[list[Prediction], float]:
     predictions, spent = [], 0.0
-    with Matcher(index) as matcher:
+    with Matcher(index, config) as matcher:
         for q in queries:
             t0 = time.perf_counter()
             report = matcher.match(q.path, min_score=0.0)
@@ -402,8 +402,15 @@ def main() -> None:
                         help="add the hard queries (--no-hard: the classic draw alone, as before them)")
     parser.add_argument("--encoder", default=Config().visual_encoder,
                         help="picture encoder (default: fp's); each encoder has its own index in the work folder")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a match setting for fp's run, e.g. query_mirrored=false (repeatable; the index "
+                             "is shared)")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args()
+    try:
+        config = dataclasses.replace(Config(), visual_encoder=args.encoder).with_settings(args.set)
+    except ValueError as exc:
+        parser.error(str(exc))
     work = args.workdir or default_workdir(args.seed, args.queries)
     prepare_catalogue(work)
     groups = {"classic": build_queries(work / "queries", args.queries, args.seed)}
@@ -411,11 +418,13 @@ def main() -> None:
         groups["hard"] = build_hard_queries(work / "queries", args.seed)
     queries = [q for group in groups.values() for q in group]
     index = index_dir(work, args.encoder)
-    summary = index_catalogue(work / "catalogue", index, dataclasses.replace(Config(), visual_encoder=args.encoder))
+    summary = index_catalogue(work / "catalogue", index, config)
     print(f"catalogue: {len(summary.added) + len(summary.unchanged) + len(summary.replaced)} titles; queries: "
           f"{sum(not q.negative for q in queries)} copies, {sum(q.negative for q in queries)} negatives")
 
-    runs = {"fp": {g: run_fp(index, group) for g, group in groups.items()}}  # system -> group -> (preds, s)
+    if args.set:
+        print("fp's match settings: " + ", ".join(args.set))
+    runs = {"fp": {g: run_fp(index, group, config) for g, group in groups.items()}}  # system -> group -> (preds, s)
     if not args.no_anchors:
         from bench.anchors import SignatureAnchor, VpdqAnchor
 

@@ -225,6 +225,28 @@ class Config:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
+    def with_settings(self, assignments: list[str], group: str = MATCH) -> Config:
+        """A copy with `NAME=VALUE` assignments of `group`'s settings applied, each parsed as its
+        field's type (booleans: true/false); one line for a name or value it does not take."""
+        allowed = {f.name: f for f in fields(self) if f.metadata["group"] == group}
+        changes = {}
+        for item in assignments:
+            name, sep, text = item.partition("=")
+            if not sep or name not in allowed:
+                raise ValueError(f"{item!r}: expected NAME=VALUE with NAME a {group} setting "
+                                 f"({', '.join(allowed)})")
+            kind = type(getattr(self, name))
+            try:
+                if kind is bool:
+                    if text.lower() not in ("true", "false"):
+                        raise ValueError(text)
+                    changes[name] = text.lower() == "true"
+                else:
+                    changes[name] = kind(text)
+            except ValueError:
+                raise ValueError(f"{item!r}: {name} takes {'an' if kind is int else 'a'} {kind.__name__}") from None
+        return dataclasses.replace(self, **changes)
+
     def group(self, name: str) -> dict:
         """The settings of one lifetime group (see `GROUPS`), by field name."""
         return {f.name: getattr(self, f.name) for f in fields(self) if f.metadata["group"] == name}
