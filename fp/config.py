@@ -31,7 +31,7 @@ def setting(default, group: str):
 class Config:
     # --- fingerprinting (recorded in the index; queries must agree) ---
     visual_encoder: str = setting("fp-visual-v1", FINGERPRINT)
-    """`fp-visual-v1` (default: fp's copy-detection head over EfficientNet-Lite0, 128-d; see
+    """`fp-visual-v1` (default: fp's copy-detection head over EfficientNet-Lite0, 256-d; see
     fp.fingerprint.visual_head), `efficientnet_lite0` (its ImageNet trunk alone, 1280-d) or
     `clip:ARCH:PRETRAINED` (open_clip; ARCH may be a model-config JSON path, PRETRAINED a hub tag or
     a local checkpoint path)."""
@@ -40,7 +40,7 @@ class Config:
     visual_dim: int = setting(0, FINGERPRINT)
     """Picture vectors are projected onto this many principal components, shipped per encoder
     (`fp.fingerprint.projection`: 128 and 256 for efficientnet_lite0); 0 keeps the encoder's own
-    size. Off by default (fp-visual-v1 is 128-d already): bench/projection.py (held-out folds)
+    size. Off by default (fp-visual-v1 is 256-d already): bench/projection.py (held-out folds)
     measured frame-level AP 0.979 for all 1280 ImageNet dimensions against 0.958 (256) and 0.951
     (128), and the projection raises unrelated frames' similarity (+0.02 to +0.04)."""
     text_encoder: str = setting("shingles", FINGERPRINT)
@@ -159,11 +159,14 @@ class Config:
     outshone_power: float = setting(4.0, MATCH)
     """An outshone segment's score is scaled by (score / rival) to this power: 0.68 against a 0.90
     rival falls to 0.22, well under the threshold, while near-duplicates are spared by the margin."""
-    query_mirrored: bool = setting(True, MATCH)
+    query_mirrored: bool = setting(False, MATCH)
     """Also search a suspect's mirror image (a picture variant: one more encoding pass over its
-    frames), for copies flipped left to right. Off, the accuracy benchmark (with the head at
-    256-d) fell from micro-AP 0.972 and recall 0.860 to 0.961 and 0.811 (mirrored copies 16 -> 14
-    of 16, and misses under other edits), for 3.2 instead of 3.4 s of compute per suspect minute."""
+    frames), for copies flipped left to right. Off: fp-visual-v1 scores a mirror image as the
+    frame itself (bench/frames.py: AP 1.000), and on the accuracy benchmark (all edits) the pass
+    found no copy more (flipped copies 16 of 16 either way; micro-AP 0.984 both, recall 0.915
+    against 0.913) and cost 12.6 s of compute per suspect minute against 9.8 without it. (With
+    the 128-d head of an earlier training, dropping it lost: recall 0.860 -> 0.811, flipped copies
+    16 -> 14.)"""
     query_phases: int = setting(4, MATCH)
     """Sample the suspect's picture (and its picture-in-picture window) this many times per step,
     at even fractions of it, from the same decoding pass, and align at the fractional shifts

@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 fp=.venv/bin/fp
 out=build/demo
+rm -rf "$out/index"  # registered afresh each time: an index of an earlier fp's weights would refuse
 mkdir -p "$out"
 
 echo "== 1. register the catalogue (examples/catalogue) =="

