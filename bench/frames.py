@@ -1,7 +1,7 @@
 """Frame-level copy detection, DISC21-style: each pirate edit on its own, the ImageNet features and
 fp-visual-v1 side by side in one run.
 
-    python -m bench.frames [--encoders efficientnet_lite0,fp-visual-v1] [--runtime onnx-int8]
+    python -m bench.frames [--encoders efficientnet_lite0,fp-visual-v1] [--runtime auto]
     (make bench-frames; about 3 minutes on two CPU cores, seconds when the trunk's embeddings of
     the frames are cached: --cache FILE)
 
@@ -33,7 +33,7 @@ import torch
 
 from bench.projection import average_precision
 from fp.fingerprint import visual_augment
-from fp.fingerprint.runtime import load_visual
+from fp.fingerprint.runtime import load_visual, resolve_runtime
 from fp.fingerprint.visual_head import head_config, is_head, load_head
 from fp.fingerprint.visual_train import HELD_OUT, MEDIA, decode_frames, prepare
 
@@ -86,9 +86,11 @@ def score(q: np.ndarray, refs: np.ndarray, titles: np.ndarray) -> tuple[float, f
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--encoders", default="efficientnet_lite0,fp-visual-v1")
-    ap.add_argument("--runtime", default="onnx-int8", help="trunk runtime (torch, onnx, onnx-int8)")
+    ap.add_argument("--runtime", default="auto",
+                    help="trunk runtime (torch, onnx, onnx-int8; default: fp's choice on this machine)")
     ap.add_argument("--cache", type=Path, help="keep the trunks' embeddings of the frames in this .npz")
     args = ap.parse_args(argv)
+    args.runtime = resolve_runtime(args.runtime)
     names = args.encoders.split(",")
     start = time.monotonic()
     images, titles, title_names = references()

@@ -11,6 +11,7 @@ import pytest
 from scipy.stats import genpareto
 
 from fp.config import Config
+from fp.fingerprint.identity import encode_digests
 from fp.matcher.align import AlignedSegment
 from fp.matcher.calibration import (TailModel, exposure, false_match_probability, fit_tail, length_classes,
                                     length_thresholds)
@@ -176,6 +177,9 @@ def test_decision_params_apply_the_threshold_of_the_segments_length_class():
 
 class FakeReader(SimpleNamespace):
     """Just what `Matcher.__init__` reads of an index."""
+
+    def meta(self):
+        return {"weights": encode_digests(self.config)}
 
     def close(self):
         pass

@@ -10,7 +10,9 @@ import pytest
 
 from conftest import AUDIO, DATA, VIDEO
 from fp.data.edits import Clip, black_picture, pirate, swap_soundtrack
+from fp.config import Config
 from fp.errors import Cancelled
+from fp.matcher import Matcher
 
 DOC = "psd_tv_documentary.mp4"
 ECHO = "mejs_echo-hereweare.webm"
@@ -47,7 +49,9 @@ def test_pal_speedup_with_noise_on_the_soundtrack_is_found(matcher, tmp_path):
     assert 11.0 <= m.ref_start <= 21.0
 
 
-def test_sidecar_subtitles_give_a_text_score_and_are_searched_once(matcher, tmp_path, monkeypatch):
+def test_sidecar_subtitles_give_a_text_score_and_are_searched_once(index_dir, tmp_path, monkeypatch):
+    # the mirrored pass on, so that the picture has more than one variant
+    matcher = Matcher(index_dir, Config().with_settings(["query_mirrored=true"]))
     copy = pirate(Clip(str(VIDEO / DOC), 4.0, 16.0), tmp_path / "fansub.mp4", edits=["crop10"])
     shutil.copy(DATA / "documentary-fansub.srt", tmp_path / "fansub.srt")
     searches = Counter()
@@ -101,7 +105,6 @@ def test_content_shared_by_many_titles_is_no_proof(tmp_path):
     of one title matches that title only."""
     from fp.data.edits import splice
     from fp.index import index_catalogue
-    from fp.matcher import Matcher
 
     logo = Clip(str(VIDEO / "mdn_flower.mp4"), 0.0, 5.0)
     bodies = ["zwm_caminandes.mp4", "askany_yoga.mp4", "videollama_boat.mp4", "imageio_cockatoo.mp4"]

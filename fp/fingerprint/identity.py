@@ -5,7 +5,6 @@ compare with its own."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -17,8 +16,10 @@ DIGEST_CHARS = 16
 
 
 def _digest(path: Path) -> str:
+    from fp.fingerprint.runtime import file_digest
+
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()[:DIGEST_CHARS]
+        return file_digest([path])[:DIGEST_CHARS]
     except OSError:
         return "missing"  # the encoder itself says what is missing when it loads
 
