@@ -49,9 +49,10 @@ def test_pal_speedup_with_noise_on_the_soundtrack_is_found(matcher, tmp_path):
     assert 11.0 <= m.ref_start <= 21.0
 
 
-def test_sidecar_subtitles_give_a_text_score_and_are_searched_once(index_dir, tmp_path, monkeypatch):
-    # the mirrored pass on, so that the picture has more than one variant
-    matcher = Matcher(index_dir, Config().with_settings(["query_mirrored=true"]))
+def test_sidecar_subtitles_give_a_text_score_and_are_searched_once(index_dir, fingerprinter, tmp_path, monkeypatch):
+    # the mirrored pass on (a match setting: the shared fingerprinter's own is off), so that the
+    # picture has more than one variant
+    matcher = Matcher(index_dir, Config().with_settings(["query_mirrored=true"]), fingerprinter)
     copy = pirate(Clip(str(VIDEO / DOC), 4.0, 16.0), tmp_path / "fansub.mp4", edits=["crop10"])
     shutil.copy(DATA / "documentary-fansub.srt", tmp_path / "fansub.srt")
     searches = Counter()

@@ -276,24 +276,26 @@ class Fingerprinter:
                 tracks[track.modality] = track
         return self._with_shots(info, tracks)
 
-    def query_fingerprint(self, info: MediaInfo, on_progress: Callable[[float], None] | None = None
-                          ) -> QueryFingerprint:
+    def query_fingerprint(self, info: MediaInfo, on_progress: Callable[[float], None] | None = None,
+                          match: Config | None = None) -> QueryFingerprint:
         """A suspect as it is and as its edits may have turned it (mirrored, a picture-in-picture
         window alone where one shows, and, when it carries a rotation tag, which copies add or
         strip, with the tag ignored), from one decoding pass, with the picture and window also
         sampled between the samples (`Config.query_phases`); its soundtrack and subtitles once.
         `on_progress` is called as in :meth:`visual_tracks` (an exception it raises stops the
-        work)."""
+        work). The match settings that shape the query (`query_mirrored`, `query_phases`) are
+        `match`'s (a matcher's configuration), by default this fingerprinter's."""
         cfg = self.config
+        shape = match or cfg
         if not info.has_video:
             return self._soundtrack_only(info, on_progress)
         with ThreadPoolExecutor(1) as pool:  # sound and subtitles while the picture decodes and encodes
             audio, text = pool.submit(self.audio_track, info), pool.submit(self.text_track, info)
-            pictures = self.visual_tracks(info, mirrored=cfg.query_mirrored, insets=True, untagged=True,
-                                          phases=cfg.query_phases, on_progress=on_progress)
+            pictures = self.visual_tracks(info, mirrored=shape.query_mirrored, insets=True, untagged=True,
+                                          phases=shape.query_phases, on_progress=on_progress)
             audio, text = audio.result(), text.result()
         shared = {t.modality: t for t in (audio, text) if t is not None}
-        later = {name: [pictures.pop(f"{name} {PHASE} {p}") for p in range(1, cfg.query_phases)]
+        later = {name: [pictures.pop(f"{name} {PHASE} {p}") for p in range(1, shape.query_phases)]
                  for name in list(pictures) if f"{name} {PHASE} 1" in pictures}
         step = 1.0 / cfg.frame_rate
         spans = {name: segment_shots(track, cut_distance=cfg.shot_cut_distance, min_seconds=cfg.min_shot_seconds,

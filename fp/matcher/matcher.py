@@ -78,7 +78,7 @@ class Matcher:
                 raise Cancelled(f"{path}: matching cancelled")
 
         info = probe(path)
-        query = self.fingerprinter.query_fingerprint(info, on_progress=check_cancel)
+        query = self.fingerprinter.query_fingerprint(info, on_progress=check_cancel, match=self.config)
         return self.match_fingerprint(query, min_score=min_score, check_cancel=check_cancel)
 
     def match_fingerprint(self, query: QueryFingerprint, *, min_score: float | None = None,
