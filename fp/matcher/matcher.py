@@ -40,11 +40,16 @@ class Matcher:
         """Open the index at `index_dir`, or match through `reader` (an `IndexReader` or a
         `fp.index.shards.ShardedReader`)."""
         self.reader = reader if reader is not None else IndexReader(index_dir)
-        if config is not None:
-            self.reader.config.check_compatible(config)
-        # Fingerprint settings come from the index; thresholds from the caller or this release.
-        self.config = dataclasses.replace(config or Config(), **self.reader.config.fingerprint_settings())
-        check_digests(self.reader.meta().get("weights"), self.config)
+        try:
+            if config is not None:
+                self.reader.config.check_compatible(config)
+            # Fingerprint settings come from the index; thresholds from the caller or this release.
+            self.config = dataclasses.replace(config or Config(), **self.reader.config.fingerprint_settings())
+            check_digests(self.reader.meta().get("weights"), self.config)
+        except BaseException:
+            if reader is None:  # opened here: not left open behind a refusal
+                self.reader.close()
+            raise
         self.fingerprinter = fingerprinter or Fingerprinter(self.config)
         self.scales = modality_scales(self.config)
         self.votes = VoteParams.from_config(self.config)
