@@ -32,7 +32,13 @@ MIN_SCORE = 0.85
 MIN_SIDE_SCORE = 0.7
 """...and along the weakest side (where the two pictures meet in like colours)."""
 CANDIDATES = 16
-"""Strongest rows and columns tried as sides."""
+"""Strongest rows and columns tried as sides..."""
+MIN_RUN = 8
+"""...counting a line's edge pixels only where they run straight along it for at least this many
+pixels. A side is a straight edge; the persistent edges of a textured or static background are
+scattered, and counted whole they crowded the sides of real windows out of the candidates (two
+picture-in-picture copies of the public benchmark lost 4 s each: a side ranked 17th and 22nd
+among the columns, 1st and 3rd counted in runs)."""
 
 FILL_MARGIN = (0.06, 0.25)
 """A blurred fill's window inside the frame leaves this fraction of the frame's side on each
@@ -92,6 +98,20 @@ def persistent_steps(grey: np.ndarray) -> Steps:
     return np.median(np.abs(np.diff(grey, axis=2)), axis=0), np.median(np.abs(np.diff(grey, axis=1)), axis=0)
 
 
+def in_runs(edges: np.ndarray, axis: int, length: int = MIN_RUN) -> np.ndarray:
+    """The pixels of `edges` (2-D, bool) that belong to a run of at least `length` along `axis`."""
+    e = np.moveaxis(edges, axis, 0)
+    n = len(e)
+    if n < length:
+        return np.zeros_like(edges)
+    sums = np.cumsum(np.vstack([np.zeros((1, e.shape[1]), np.int32), e.astype(np.int32)]), axis=0)
+    full = (sums[length:] - sums[:-length]) == length  # the run of `length` starting at each pixel
+    starts = np.cumsum(np.vstack([np.zeros((1, e.shape[1]), np.int32), full.astype(np.int32)]), axis=0)
+    ends = np.arange(n)
+    member = starts[np.minimum(ends + 1, len(full))] - starts[np.clip(ends - length + 1, 0, len(full))] > 0
+    return np.moveaxis(member, 0, axis)
+
+
 def find_window(grey: np.ndarray, steps: Steps | None = None) -> Box | None:
     """The picture-in-picture window persistent over `grey` frames (n, S, S), or None (`steps`:
     theirs, when already computed)."""
@@ -106,7 +126,7 @@ def find_window(grey: np.ndarray, steps: Steps | None = None) -> Box | None:
         order = np.argsort(-counts, kind="stable")[:CANDIDATES]
         return sorted(int(c) for c in order if counts[c] >= lo * MIN_SIDE_SCORE and 2 <= c < size - 3)
 
-    cols, rows = strongest(vertical.sum(axis=0)), strongest(horizontal.sum(axis=1))
+    cols, rows = strongest(in_runs(vertical, axis=0).sum(axis=0)), strongest(in_runs(horizontal, axis=1).sum(axis=1))
     best, box = MIN_SCORE, None
     for x0 in cols:
         for x1 in (c for c in cols if lo <= c - x0 <= hi):
