@@ -1,13 +1,15 @@
 """What one suspect minute costs: warm `Matcher.match` against decoding what fp needs, same files.
 
-    python -m bench.query_cost [--workdir DIR] [--limit N] [--phases 1,2,4]    (or `make bench-query`)
+    python -m bench.query_cost [--workdir DIR] [--limit N] [--phases 1,2,4] [--set NAME=VALUE]
+    (or `make bench-query`)
 
 Uses the public accuracy benchmark's queries and index (bench/accuracy.py builds and caches
 them). Per query it times, in one process: decode-only (every frame fp samples, at its rate and
 size, plus the 16 kHz mono soundtrack) and a warm match (models loaded, index open). It prints
 the totals per suspect minute and their ratio: the platform's cost of an upload, in units of
 the least any decoding fingerprinter pays. `--phases` times the warm match once per number of
-picture phases (`Config.query_phases`), the same queries in the same process.
+picture phases (`Config.query_phases`), the same queries in the same process; `--set` times fp
+with other match settings (`Config.with_settings`).
 """
 
 from __future__ import annotations
@@ -46,11 +48,16 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="Time only the first N queries.")
     parser.add_argument("--phases", default=str(Config().query_phases),
                         help="Comma-separated picture phase counts to time the match with (query_phases).")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a match setting to time fp with (repeatable)")
     args = parser.parse_args()
     work = args.workdir or default_workdir(args.seed, args.queries)
     prepare_catalogue(work)
     queries = build_queries(work / "queries", args.queries, args.seed)[:args.limit]
-    config = Config()
+    try:
+        config = Config().with_settings(args.set)
+    except ValueError as exc:
+        parser.error(str(exc))
     index = index_dir(work, config.visual_encoder)  # the accuracy benchmark's, for the default encoder
     index_catalogue(work / "catalogue", index, config)
     minutes = sum(probe(q.path).duration for q in queries) / 60

@@ -180,6 +180,12 @@ class Config:
     (bench/query_cost.py --phases 2,4 on an AVX2 CPU: 9.7 -> 14.3 s per suspect minute, the later
     phases' frames that show their sample's picture not encoded again). 2 is the cheaper setting
     for an upload stream that can spare the recall."""
+    query_window_detail: int = setting(2, MATCH)
+    """Decode the suspect's frames at this multiple of `frame_size`: its picture is averaged back
+    down to `frame_size`, and a picture-in-picture window (`fp.fingerprint.insets`) is cropped
+    from the detailed frames, not blown up from the few pixels it has at `frame_size`. A window of
+    half the frame's width has 112 of 224 columns at 1; at 2, the 320 of a 640-wide suspect
+    nearly whole. 1 crops from the encoder's frames."""
     false_match_u: float = setting(0.4547, MATCH)
     """False-match tail (`fp.matcher.calibration`), fitted by `make bench-false-matches` (which
     prints these five settings): the score above which unrelated segments are modelled, the 0.8

@@ -19,7 +19,7 @@ from fp.fingerprint.encoders import VisualEncoder
 from fp.fingerprint.projection import projected
 from fp.fingerprint.runtime import load_audio, load_visual, resolve_runtime
 from fp.fingerprint.text import load_text_encoder
-from fp.fingerprint.frames import blank_mask, fill_frames
+from fp.fingerprint.frames import blank_mask, fill_frames, shrink
 from fp.fingerprint.insets import InsetFinder, crop_windows
 from fp.fingerprint.shots import build_shots, segment_shots
 from fp.fingerprint.types import PHASE, FeatureTrack, PictureVariant, QueryFingerprint, VideoFingerprint
@@ -161,7 +161,7 @@ class Fingerprinter:
         return FeatureTrack("text", step, vectors.astype(np.float32), np.array([bool(t) for t in shown]))
 
     def visual_tracks(self, info: MediaInfo, *, honour_rotation: bool = True, mirrored: bool = False,
-                      insets: bool = False, untagged: bool = False, phases: int = 1,
+                      insets: bool = False, untagged: bool = False, phases: int = 1, detail: int = 1,
                       on_progress: Callable[[float], None] | None = None) -> dict[str, FeatureTrack]:
         """The picture's track (`picture`); with `mirrored`, also the track of its horizontal
         mirror image (`picture mirrored`); with `insets`, also those of a picture-in-picture window
@@ -170,8 +170,9 @@ class Fingerprinter:
         (`untagged`, `untagged mirrored`: the square frames turned back, no second decode); with
         `phases` > 1, also the picture and the window sampled p / phases of a step later for each
         p from 1 (`picture phase 1`, `window phase 1`, ...: tracks starting at that fraction of a
-        step, not mirrored). All from one decoding pass, every variant of a batch of frames encoded
-        in one call."""
+        step, not mirrored); with `detail` > 1 (and `insets`), decoded at `detail` times the
+        frame size, the picture averaged back down and windows cropped from the detailed frames.
+        All from one decoding pass, every variant of a batch of frames encoded in one call."""
         cfg = self.config
         step = 1.0 / cfg.frame_rate
         vectors: dict[str, list[np.ndarray]] = {}
@@ -179,6 +180,7 @@ class Fingerprinter:
         valid_later: dict[int, list[np.ndarray]] = {p: [] for p in range(1, phases)}
         decoded = 0
         finder = InsetFinder() if insets else None
+        detail = detail if insets else 1
 
         # counter-clockwise quarter turns that undo the tag's clockwise display rotation
         turns = info.rotation // 90 if untagged and honour_rotation else 0
@@ -203,8 +205,9 @@ class Fingerprinter:
                         vecs[moved] = encoded[name]
                 vectors.setdefault(name, []).append(vecs)
 
-        for frames, *later in prefetch(iter_frame_phases(info, cfg.frame_rate, cfg.frame_size, phases,
-                                                         honour_rotation=honour_rotation)):
+        for detailed, *detailed_later in prefetch(iter_frame_phases(
+                info, cfg.frame_rate, cfg.frame_size * detail, phases, honour_rotation=honour_rotation)):
+            frames, later = shrink(detailed, detail), [shrink(f, detail) for f in detailed_later]
             filled = fill_frames(frames)
             valid.append(~blank_mask(filled, cfg.blank_std, cfg.plain_share))
             batch = {"picture": filled}
@@ -220,14 +223,14 @@ class Fingerprinter:
                 boxes = finder.boxes(frames)
                 shown = np.array([b is not None for b in boxes])
                 kept = [b for b in boxes if b]
-                windows = fill_frames(crop_windows(frames[shown], kept))
+                windows = fill_frames(crop_windows(detailed[shown], kept, cfg.frame_size, detail))
                 content = ~blank_mask(windows, cfg.blank_std, cfg.plain_share)
                 shown[shown] = content
                 in_window.append(shown)
                 batch["window"] = windows[content]
-                for p, frames_p in enumerate(later, 1):  # the window stays put between two samples
+                for p, frames_p in enumerate(detailed_later, 1):  # the window stays put between two samples
                     batch[f"window {PHASE} {p}"] = fill_frames(crop_windows(
-                        frames_p[shown], [b for b, c in zip(kept, content) if c]))
+                        frames_p[shown], [b for b, c in zip(kept, content) if c], cfg.frame_size, detail))
                     reuse[f"window {PHASE} {p}"] = ("window", moved[p - 1][shown])
             encode(batch, reuse)
             decoded += len(frames)
@@ -292,7 +295,8 @@ class Fingerprinter:
         with ThreadPoolExecutor(1) as pool:  # sound and subtitles while the picture decodes and encodes
             audio, text = pool.submit(self.audio_track, info), pool.submit(self.text_track, info)
             pictures = self.visual_tracks(info, mirrored=shape.query_mirrored, insets=True, untagged=True,
-                                          phases=shape.query_phases, on_progress=on_progress)
+                                          phases=shape.query_phases, detail=shape.query_window_detail,
+                                          on_progress=on_progress)
             audio, text = audio.result(), text.result()
         shared = {t.modality: t for t in (audio, text) if t is not None}
         later = {name: [pictures.pop(f"{name} {PHASE} {p}") for p in range(1, shape.query_phases)]

@@ -93,6 +93,14 @@ def fill_frames(frames: np.ndarray) -> np.ndarray:
     return out
 
 
+def shrink(frames: np.ndarray, factor: int) -> np.ndarray:
+    """Frames (n, S, S, 3) uint8 averaged down by `factor` in each direction (S divisible by it)."""
+    if factor == 1:
+        return frames
+    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()
+    return F.avg_pool2d(x, factor).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
+
+
 def blank_mask(frames: np.ndarray, std_threshold: float, plain_share: float) -> np.ndarray:
     """True for frames with no picture to speak of: black, white or one flat colour, or a dark
     or bright background over `plain_share` of the frame with a little on it (a text card, a

@@ -279,11 +279,13 @@ class InsetFinder:
         return out
 
 
-def crop_windows(frames: np.ndarray, boxes: list[Box]) -> np.ndarray:
-    """Each frame's window stretched back to the frame's size."""
-    size = frames.shape[1]
-    out = np.empty_like(frames)
-    for i, (x0, y0, x1, y1) in enumerate(boxes):
+def crop_windows(frames: np.ndarray, boxes: list[Box], size: int | None = None, scale: int = 1) -> np.ndarray:
+    """Each frame's window stretched to `size` (default: the frames' own); the boxes are in
+    pixels of frames `scale` times smaller than `frames` (found on those, cropped from these)."""
+    size = size or frames.shape[1]
+    out = np.empty((len(frames), size, size, frames.shape[3]), frames.dtype)
+    for i, box in enumerate(boxes):
+        x0, y0, x1, y1 = (v * scale for v in box)
         x = torch.from_numpy(np.ascontiguousarray(frames[i, y0:y1, x0:x1])).permute(2, 0, 1)[None].float()
         x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
         out[i] = x[0].permute(1, 2, 0).round().clamp(0, 255).byte().numpy()
