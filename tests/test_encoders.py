@@ -9,7 +9,7 @@ from conftest import VIDEO
 from fp.data import iter_frames, probe
 from fp.errors import FPError
 from fp.fingerprint.encoders import EfficientNetLiteEncoder, load_visual_encoder
-from fp.fingerprint.frames import DARK_LEVEL, blank_mask, fill_frames, grey_levels, lit_lines, trim_borders
+from fp.fingerprint.frames import DARK_LEVEL, blank_mask, fill_frames, grey_levels, lit_lines, shrink, trim_borders
 
 
 def frames_of(name, fps=1.0, size=224):
@@ -100,6 +100,15 @@ def test_bar_lines_and_grey_levels_are_the_plain_numpy_answers(shape):
     for grey in grey_levels(frames):
         for axis in (0, 1):
             assert np.array_equal(lit_lines(grey, axis), np.percentile(grey, 75, axis=axis) >= DARK_LEVEL)
+
+
+@pytest.mark.parametrize("factor", [1, 2, 3, 16])
+def test_shrunk_frames_are_the_block_means_rounded(factor):
+    frames = np.random.default_rng(factor).integers(0, 256, (3, 16 * 3, 16 * 3, 3), dtype=np.uint8)
+    frames[0] = 255  # the largest sums
+    n, size = 3, 48 // factor
+    means = frames.reshape(n, size, factor, size, factor, 3).mean(axis=(2, 4))
+    assert np.abs(shrink(frames, factor) - means).max() <= 0.5
 
 
 def test_a_clip_index_end_to_end_with_its_text_tower(tmp_path):
