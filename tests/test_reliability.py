@@ -11,8 +11,7 @@ from conftest import VIDEO
 from fp.index import IndexStore
 from fp.matcher import Matcher
 
-TITLES = ["mdn_flower.mp4", "zwm_caminandes.mp4", "imageio_cockatoo.mp4", "zwm_sintel.mp4",
-          "psd_testvideo.mp4", "intel_car-detection.mp4"]
+TITLES = ["mdn_flower.mp4", "zwm_caminandes.mp4", "imageio_cockatoo.mp4", "zwm_sintel.mp4"]
 
 
 @pytest.fixture(scope="module")
