@@ -102,25 +102,6 @@ def test_phone_frame_fill_band_is_found(tmp_path, name, aspect):
         assert np.allclose(find_fill(run), (0, side, SIZE, SIZE - side), atol=3)
 
 
-@pytest.mark.parametrize("still", [10, 20])
-def test_window_over_a_still_textured_picture_is_found(guest, still):
-    """A still host keeps every one of its edges: counted whole, its textured columns crowded the
-    window's sides out of the candidates."""
-    host = np.repeat(frames_of("moviepy_big_buck_bunny_0_30.webm", 24)[still][None], len(guest), axis=0)
-    box = (30, 40, 140, 130)
-    found = find_window(composite(host, guest, box).astype(np.float32).mean(axis=-1))
-    assert found is not None and max(abs(a - b) for a, b in zip(found, box)) <= 3
-
-
-def test_edge_pixels_count_only_in_straight_runs():
-    edges = np.zeros((12, 3), bool)
-    edges[1:9, 0] = True  # a run of 8
-    edges[::2, 1] = True  # scattered
-    edges[3:10, 2] = True  # a run of 7
-    assert in_runs(edges, axis=0, length=8).sum(axis=0).tolist() == [8, 0, 0]
-    assert in_runs(edges.T, axis=1, length=7).sum(axis=1).tolist() == [8, 0, 7]
-
-
 @pytest.mark.parametrize("name", ["intel_car-detection.mp4", "psd_tv_documentary.mp4", "zwm_sintel.mp4",
                                   "videohash_nasa_rocket.mkv", "psd_goldeneye_vfr_drop3.mp4", *OUTSIDE])
 def test_plain_footage_has_no_blurred_fill(name):
