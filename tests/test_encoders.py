@@ -171,3 +171,33 @@ def test_later_phases_showing_the_sample_s_picture_are_not_encoded_again(fingerp
     for name, track in full.items():
         assert np.allclose(reused[name].vectors, track.vectors, atol=1e-4), name
         assert reused[name].start == track.start and np.array_equal(reused[name].valid, track.valid)
+
+
+def test_frames_without_content_are_not_encoded(fingerprinter, tmp_path, monkeypatch):
+    """Black frames (a fade, a gap between reels) carry no content: they are not sent to the
+    encoder, their vectors are zeros that the track's mask leaves out, and the other samples'
+    vectors are what encoding their frames gives."""
+    clip = tmp_path / "gap.mp4"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "color=black:s=320x180:r=25:d=3",
+                    "-i", str(VIDEO / "zwm_sintel.mp4"), "-filter_complex",
+                    "[1:v]scale=320:180,setsar=1,fps=25,trim=duration=4,setpts=PTS-STARTPTS[v];"
+                    "[0:v][v]concat=n=2:v=1:a=0[out]", "-map", "[out]", "-map_chapters", "-1", "-t", "7", str(clip)],
+                   check=True, timeout=120)
+    info = probe(clip)
+    encoded = []
+    original = type(fingerprinter.visual).encode
+
+    def counted(self, frames):
+        encoded.append(len(frames))
+        return original(self, frames)
+
+    monkeypatch.setattr(type(fingerprinter.visual), "encode", counted)
+    tracks = fingerprinter.visual_tracks(info, mirrored=True, phases=2)
+    picture = tracks["picture"]
+    assert picture.valid[:5].sum() == 0 and picture.valid[7:].all()
+    frames = fill_frames(np.concatenate(list(iter_frames(info, 2.0, 224))))
+    assert sum(encoded) <= 2 * picture.valid.sum() + tracks["picture phase 1"].valid.sum()
+    assert not tracks["picture mirrored"].vectors[~picture.valid].any()
+    assert not picture.vectors[~picture.valid].any()
+    direct = original(fingerprinter.visual, frames[picture.valid])
+    assert np.allclose(picture.vectors[picture.valid], direct, atol=1e-4)

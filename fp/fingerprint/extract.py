@@ -185,24 +185,36 @@ class Fingerprinter:
         # counter-clockwise quarter turns that undo the tag's clockwise display rotation
         turns = info.rotation // 90 if untagged and honour_rotation else 0
 
-        def encode(batch: dict[str, np.ndarray], reuse: dict[str, tuple[str, np.ndarray]]) -> None:
+        def encode(batch: dict[str, np.ndarray], reuse: dict[str, tuple[str, np.ndarray]],
+                   empty: dict[str, np.ndarray]) -> None:
             """Encode every variant of a batch in one call; `reuse`: per later phase, the variant
-            whose vectors it takes and which of its frames moved (only those are encoded)."""
+            whose vectors it takes and which of its frames moved (only those are encoded);
+            `empty`: per variant, its frames without content (`blank_mask`), which are not
+            encoded: their vectors are zeros, which the tracks' masks leave out."""
             if mirrored:
-                batch.update({f"{name} mirrored": frames[:, :, ::-1] for name, frames in list(batch.items())
-                              if PHASE not in name})
+                for name, frames in list(batch.items()):
+                    if PHASE not in name:
+                        batch[f"{name} mirrored"] = frames[:, :, ::-1]
+                        if name in empty:
+                            empty[f"{name} mirrored"] = empty[name]
             batch = {name: frames for name, frames in batch.items() if len(frames)}
-            todo = {name: frames[reuse[name][1]] if name in reuse else frames for name, frames in batch.items()}
-            todo = {name: frames for name, frames in todo.items() if len(frames)}
+            wanted = {}
+            for name, frames in batch.items():
+                keep = ~empty[name] if name in empty else np.ones(len(frames), bool)
+                if name in reuse:  # a moved frame, or one whose sample's frame had no vector to lend
+                    source, moved = reuse[name]
+                    keep &= moved | empty.get(source, np.zeros(len(frames), bool))
+                wanted[name] = keep
+            todo = {name: frames[wanted[name]] for name, frames in batch.items() if wanted[name].any()}
             found = self.visual.encode(np.concatenate(list(todo.values()))) if todo else None
             encoded = dict(zip(todo, np.split(found, np.cumsum([len(f) for f in todo.values()])[:-1]))) if todo else {}
-            for name in batch:
-                vecs = encoded.get(name)
-                if name in reuse:
-                    source, moved = reuse[name]
-                    vecs = encoded[source].copy()
-                    if moved.any():
-                        vecs[moved] = encoded[name]
+            filled: dict[str, np.ndarray] = {}
+            for name, frames in batch.items():
+                vecs = (filled[reuse[name][0]].copy() if name in reuse
+                        else np.zeros((len(frames), self.visual.dim), np.float32))
+                if name in encoded:
+                    vecs[wanted[name]] = encoded[name]
+                filled[name] = vecs
                 vectors.setdefault(name, []).append(vecs)
 
         for detailed, *detailed_later in prefetch(iter_frame_phases(
@@ -211,14 +223,17 @@ class Fingerprinter:
             filled = fill_frames(frames)
             valid.append(~blank_mask(filled, cfg.blank_std, cfg.plain_share))
             batch = {"picture": filled}
+            empty = {"picture": ~valid[-1]}
             moved = [np.abs(frames_p.astype(np.int16) - frames).mean(axis=(1, 2, 3)) >= SAME_PICTURE_DIFFERENCE
                      for frames_p in later]
             reuse = {f"picture {PHASE} {p}": ("picture", moved[p - 1]) for p in range(1, phases)}
             for p, frames_p in enumerate(later, 1):
                 batch[f"picture {PHASE} {p}"] = fill_frames(frames_p)
                 valid_later[p].append(~blank_mask(batch[f"picture {PHASE} {p}"], cfg.blank_std, cfg.plain_share))
+                empty[f"picture {PHASE} {p}"] = ~valid_later[p][-1]
             if turns:
                 batch["untagged"] = np.ascontiguousarray(np.rot90(filled, turns, axes=(1, 2)))
+                empty["untagged"] = empty["picture"]
             if finder is not None:
                 boxes = finder.boxes(frames)
                 shown = np.array([b is not None for b in boxes])
@@ -232,7 +247,7 @@ class Fingerprinter:
                     batch[f"window {PHASE} {p}"] = fill_frames(crop_windows(
                         frames_p[shown], [b for b, c in zip(kept, content) if c], cfg.frame_size, detail))
                     reuse[f"window {PHASE} {p}"] = ("window", moved[p - 1][shown])
-            encode(batch, reuse)
+            encode(batch, reuse, empty)
             decoded += len(frames)
             if on_progress:
                 on_progress(min(decoded * step, info.duration))
