@@ -13,6 +13,10 @@ class IndexStoreError(FPError):
     """The index folder is missing, locked, corrupt or was built differently."""
 
 
+class ConfigError(FPError, ValueError):
+    """A setting of the wrong type or outside its bounds (`fp.config.Config`)."""
+
+
 class ConfigMismatchError(IndexStoreError):
     """A query or an update uses a configuration other than the index's."""
 

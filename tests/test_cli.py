@@ -125,6 +125,17 @@ def test_verdict_exit_code_headline_and_json_agree(index_dir, tmp_path):
     assert as_json.returncode == 3 and json.loads(as_json.stdout)["verdict"] == "review"
 
 
+def test_match_settings_are_set_per_run_and_checked(index_dir, tmp_path):
+    copy = pirate(Clip(str(VIDEO / "zwm_sintel.mp4"), 1.0, 8.0), tmp_path / "copy.mp4", edits=["crop10"])
+    strict = fp("match", copy, "--index", index_dir, "--no-history", "--set", "query_phases=1",
+                "--set", "match_threshold=1.5")
+    assert strict.returncode == 1 and "no match" in strict.stdout, strict.stderr  # a match by default
+    for item, says in [("query_window_detail=0", "takes values from 1 to 16"), ("frame_rate=1", "a match setting")]:
+        bad = fp("match", copy, "--index", index_dir, "--set", item)
+        lines = bad.stderr.strip().splitlines()
+        assert bad.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: ") and says in lines[0], lines
+
+
 def test_candidates_are_listed_only_with_min_score(index_dir):
     plain = fp("match", VIDEO / "askany_yoga.mp4", "--index", index_dir, "-f", "json")
     assert json.loads(plain.stdout)["matches"] == []

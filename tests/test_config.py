@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
+import re
+
 import pytest
 
 from fp.config import Config
+from fp.errors import ConfigError
 
 
 def test_match_settings_are_set_by_name_and_parsed_as_their_types():
@@ -19,8 +24,30 @@ def test_match_settings_are_set_by_name_and_parsed_as_their_types():
     ("query_phases", "NAME=VALUE"),
     ("query_mirrored=yes", "takes a bool"),
     ("query_phases=two", "takes an int"),
+    ("query_window_detail=0", "takes values from 1 to 16"),
+    ("match_threshold=nan", "takes values from 0 to 2"),
 ])
 def test_a_setting_it_does_not_take_is_one_line(item, says):
-    with pytest.raises(ValueError) as err:
+    with pytest.raises(ConfigError) as err:
         Config().with_settings([item])
     assert says in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("change, says", [
+    ({"frame_size": 8}, "frame_size=8: takes values from 32 to 1024"),
+    ({"probe_fraction": 0.0}, "probe_fraction=0.0: takes values from 0.001 to 1"),
+    ({"knn": 2.5}, "knn=2.5: takes an int"),
+    ({"query_mirrored": 1}, "query_mirrored=1: takes a bool"),
+    ({"min_shot_seconds": 8.0}, "min_shot_seconds=8 is above max_shot_seconds=6"),
+])
+def test_every_setting_is_checked_when_a_configuration_is_made(change, says):
+    """A library caller's (or a stored index's) settings meet the same bounds as the command line's."""
+    with pytest.raises(ConfigError, match="^" + re.escape(says) + "$"):
+        dataclasses.replace(Config(), **change)
+
+
+def test_every_number_has_bounds_that_hold_its_default():
+    for f in dataclasses.fields(Config):
+        if type(f.default) in (int, float):
+            low, high = f.metadata["bounds"]
+            assert low <= f.default <= high and not math.isnan(low + high), f.name

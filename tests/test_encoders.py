@@ -9,7 +9,8 @@ from conftest import VIDEO
 from fp.data import iter_frames, probe
 from fp.errors import FPError
 from fp.fingerprint.encoders import EfficientNetLiteEncoder, load_visual_encoder
-from fp.fingerprint.frames import DARK_LEVEL, blank_mask, fill_frames, grey_levels, lit_lines, shrink, trim_borders
+from fp.fingerprint.insets import crop_windows
+from fp.fingerprint.frames import DARK_LEVEL, blank_mask, border_box, fill_frames, grey_levels, lit_lines, shrink, trim_borders
 
 
 def frames_of(name, fps=1.0, size=224):
@@ -87,6 +88,22 @@ def test_letterbox_bars_are_trimmed_and_blank_frames_flagged():
     card[14:18, 4:28] = 255  # white text on black
     assert blank_mask(card[None], 6.0, 0.85).tolist() == [True]
     assert fill_frames(batch).shape == batch.shape
+
+
+def test_a_window_s_bar_on_one_side_is_trimmed_a_dark_edge_is_not():
+    """A picture-in-picture window may hold a letterbox bar on one side only (the finder stopped
+    at the bar's outer edge there and at its inner edge on the other): inside a window that bar
+    goes, in a whole frame the bars' pairing keeps it. A dark scene's edge stays either way."""
+    rng = np.random.default_rng(0)
+    window = rng.integers(40, 255, (120, 160, 3), dtype=np.uint8)
+    window[100:] = rng.integers(0, 6, (20, 160, 3), dtype=np.uint8)  # the bottom bar alone
+    assert border_box(window, one_sided=True) == (0, 100, 0, 160)
+    assert border_box(window) == (0, 120, 0, 160)
+    night = rng.integers(40, 255, (120, 160, 3), dtype=np.uint8)
+    night[:30] = rng.integers(0, 20, (30, 160, 3), dtype=np.uint8)
+    night[:30, ::8] = 200  # stars and windows: an eighth of the row lit
+    assert border_box(night, one_sided=True) == (0, 120, 0, 160)
+    assert crop_windows(np.stack([window, night]), [(0, 0, 160, 120)] * 2, 64).shape == (2, 64, 64, 3)
 
 
 @pytest.mark.parametrize("shape", [(224, 224), (7, 10), (9, 5)])

@@ -62,7 +62,7 @@ def say(message: str) -> None:
 
 
 def fail(message: str) -> typer.Exit:
-    err.print(f"error: {message}", markup=False, highlight=False)
+    err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
     return typer.Exit(2)
 
 
@@ -81,7 +81,7 @@ class Rendered:
     def __call__(self, event: IndexEvent) -> None:
         tag = f"[{event.position}/{event.total}] {event.title_id}"
         if event.kind == "failed":
-            err.print(f"error: {event.message}", markup=False)
+            err.print(f"error: {event.message}", markup=False, soft_wrap=True)
         elif self.quiet:
             return
         elif self.verbose and event.kind in ("title", "progress", "saving"):
@@ -158,16 +158,24 @@ def runtime_fingerprinter(index_dir: Path, runtime: str | None) -> Fingerprinter
         return Fingerprinter(store.config, runtime=runtime)
 
 
+def match_config(index: Config, settings: list[str]) -> Config | None:
+    """The index's fingerprint settings with this release's match settings, `--set NAME=VALUE`
+    applied (None without any: the matcher's default)."""
+    if not settings:
+        return None
+    return dataclasses.replace(Config(), **index.fingerprint_settings()).with_settings(settings)
+
+
 def sharded_matcher(shards: list[Path], address: str | None, keep: bool, runtime: str | None,
-                    history: bool) -> Matcher:
+                    history: bool, settings: list[str]) -> Matcher:
     """A matcher over the shards' index, served by Ray; runs are recorded in the first shard."""
     reader = ShardedReader(shards, address=address, keep=keep)
     try:
         if history and not (reader.root / DB_NAME).is_file():
             raise FPError(f"runs are recorded in the first shard, {reader.root}, which this machine cannot "
                           "read: run fp match on the machine holding it, or add --no-history")
-        return Matcher(reader=reader, fingerprinter=Fingerprinter(reader.config, runtime=runtime)
-                       if runtime is not None else None)
+        return Matcher(config=match_config(reader.config, settings), reader=reader,
+                       fingerprinter=Fingerprinter(reader.config, runtime=runtime) if runtime is not None else None)
     except BaseException:
         reader.close()
         raise
@@ -223,6 +231,9 @@ def match(
                                     help="With --shard: the Ray cluster (auto, HOST:PORT or ray://HOST:10001)."),
     keep_shards: bool = typer.Option(False, "--keep-shards", help="With --shard: leave the shards open on "
                                      "the cluster for the next fp match (and use those already open)."),
+    settings: list[str] = typer.Option([], "--set", metavar="NAME=VALUE", help="A match setting for this run "
+                                       "(repeatable; fp.config.Config's match group), e.g. query_phases=2: "
+                                       "a third less compute per suspect for a little recall."),
 ) -> None:
     """Find copied segments of catalogue titles in FILES. Exit 0: match, 1: no match, 2: error,
     3: review (the policy's verdict; with several files the strongest)."""
@@ -231,9 +242,13 @@ def match(
         if not shard and (ray_address is not None or keep_shards):
             raise FPError(f"{'--ray-address' if ray_address is not None else '--keep-shards'} needs --shard")
         if shard:
-            matcher = sharded_matcher(shard, ray_address, keep_shards, runtime, history)
+            matcher = sharded_matcher(shard, ray_address, keep_shards, runtime, history, settings)
         else:
-            matcher = Matcher(index_dir, fingerprinter=runtime_fingerprinter(index_dir, runtime))
+            config = None
+            if settings:
+                with IndexStore.open(index_dir) as store:
+                    config = match_config(store.config, settings)
+            matcher = Matcher(index_dir, config, fingerprinter=runtime_fingerprinter(index_dir, runtime))
         suspects = suspects_of(files)
     except FPError as exc:
         raise fail(str(exc)) from None
@@ -249,7 +264,7 @@ def match(
                     write_report(evidence, target)
                     say(f"report: {target}")
             except FPError as exc:
-                err.print(f"error: {exc}", markup=False)
+                err.print(f"error: {exc}", markup=False, soft_wrap=True)
                 rows.append((str(path), "error", "", 0.0))
                 continue
             finally:
@@ -401,5 +416,5 @@ def main() -> None:
         if os.environ.get("FP_DEBUG") or State.verbose:
             raise
         err.print(f"error: internal error: {type(exc).__name__}: {exc} (run with --verbose for details)",
-                  markup=False)
+                  markup=False, soft_wrap=True)
         sys.exit(2)

@@ -238,14 +238,14 @@ class Fingerprinter:
                 boxes = finder.boxes(frames)
                 shown = np.array([b is not None for b in boxes])
                 kept = [b for b in boxes if b]
-                windows = fill_frames(crop_windows(detailed[shown], kept, cfg.frame_size, detail))
+                windows = crop_windows(detailed[shown], kept, cfg.frame_size, detail)
                 content = ~blank_mask(windows, cfg.blank_std, cfg.plain_share)
                 shown[shown] = content
                 in_window.append(shown)
                 batch["window"] = windows[content]
                 for p, frames_p in enumerate(detailed_later, 1):  # the window stays put between two samples
-                    batch[f"window {PHASE} {p}"] = fill_frames(crop_windows(
-                        frames_p[shown], [b for b, c in zip(kept, content) if c], cfg.frame_size, detail))
+                    batch[f"window {PHASE} {p}"] = crop_windows(
+                        frames_p[shown], [b for b, c in zip(kept, content) if c], cfg.frame_size, detail)
                     reuse[f"window {PHASE} {p}"] = ("window", moved[p - 1][shown])
             encode(batch, reuse, empty)
             decoded += len(frames)

@@ -44,29 +44,51 @@ def lit_lines(grey: np.ndarray, axis: int) -> np.ndarray:
     return lit
 
 
-def _content_span(lit: np.ndarray) -> tuple[int, int]:
+WINDOW_BAR_SHARE = 0.97
+"""Inside a picture-in-picture window (`border_box(..., one_sided=True)`), a row or column at
+an edge with at least this share of dark pixels is a bar even where the opposite side shows none:
+the window finder may stop at a letterbox bar's inner edge on one side and at its outer edge on
+the other. (Stricter than `lit_lines`' three quarters: a dark scene's edge must not be cut on one
+side only.)"""
+
+
+def _content_span(lit: np.ndarray, bars: np.ndarray | None = None) -> tuple[int, int]:
     """Letterbox and pillarbox bars come in equal pairs: trim the thinner of the two dark margins
     from both sides, so that a logo in one bar or an off-centre title card crops alike. `lit`:
-    per line, whether it is no bar (`lit_lines`)."""
+    per line, whether it is no bar (`lit_lines`); `bars`: per line, whether it is a bar however
+    thick the opposite side's (then trimmed from either side on its own)."""
     n = len(lit)
     lit = np.flatnonzero(lit)
     if len(lit) == 0:
         return 0, n
-    margin = min(int(lit[0]), n - 1 - int(lit[-1]), int(n * MAX_BORDER))
-    return margin, n - margin
+    cap = int(n * MAX_BORDER)
+    margin = min(int(lit[0]), n - 1 - int(lit[-1]), cap)
+    lo, hi = margin, n - margin
+    if bars is not None:
+        while lo < cap and bars[lo]:
+            lo += 1
+        while n - hi < cap and bars[hi - 1]:
+            hi -= 1
+    return lo, hi
 
 
-def border_box(frame: np.ndarray) -> tuple[int, int, int, int]:
+def border_box(frame: np.ndarray, one_sided: bool = False) -> tuple[int, int, int, int]:
     """The rows [top, bottom) and columns [left, right) of one frame inside its black bars
-    (letterbox, pillarbox, window boxing).
+    (letterbox, pillarbox, window boxing); with `one_sided` (a picture-in-picture window), also
+    inside near-black bars on one side alone (`WINDOW_BAR_SHARE`).
 
     A row or column is a bar when three quarters of its pixels are dark, so burned-in subtitles or
     a logo inside a bar leave it a bar. The box depends on the frame alone, so a frame and its
     copy are cropped alike wherever they sit in a file.
     """
     grey = grey_levels(frame)
-    top, bottom = _content_span(lit_lines(grey, axis=1))
-    left, right = _content_span(lit_lines(grey, axis=0))
+
+    def span(axis: int) -> tuple[int, int]:
+        bars = (grey < DARK_LEVEL).mean(axis=axis) >= WINDOW_BAR_SHARE if one_sided else None
+        return _content_span(lit_lines(grey, axis=axis), bars)
+
+    top, bottom = span(1)
+    left, right = span(0)
     return top, bottom, left, right
 
 

@@ -17,6 +17,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from fp.fingerprint.frames import border_box
+
 WINDOW = 8
 """Frames judged together (4 s at 2 frames/s)..."""
 CONTEXT = 4
@@ -280,13 +282,16 @@ class InsetFinder:
 
 
 def crop_windows(frames: np.ndarray, boxes: list[Box], size: int | None = None, scale: int = 1) -> np.ndarray:
-    """Each frame's window stretched to `size` (default: the frames' own); the boxes are in
-    pixels of frames `scale` times smaller than `frames` (found on those, cropped from these)."""
+    """Each frame's window, inside its own black bars (`border_box`, one-sided: the box may hold a
+    letterbox bar on one side only), stretched to `size` (default: the frames' own); the boxes
+    are in pixels of frames `scale` times smaller than `frames` (found on those, cropped from these)."""
     size = size or frames.shape[1]
     out = np.empty((len(frames), size, size, frames.shape[3]), frames.dtype)
     for i, box in enumerate(boxes):
         x0, y0, x1, y1 = (v * scale for v in box)
-        x = torch.from_numpy(np.ascontiguousarray(frames[i, y0:y1, x0:x1])).permute(2, 0, 1)[None].float()
+        window = frames[i, y0:y1, x0:x1]
+        top, bottom, left, right = border_box(window, one_sided=True)
+        x = torch.from_numpy(np.ascontiguousarray(window[top:bottom, left:right])).permute(2, 0, 1)[None].float()
         x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
         out[i] = x[0].permute(1, 2, 0).round().clamp(0, 255).byte().numpy()
     return out
