@@ -276,14 +276,15 @@ def main() -> None:
     torch.set_num_threads(os.cpu_count() or 1)
     cfg = Config()
     stats = real_stats(args.real_index)
-    per_minute = stats.shots_per_hour / 60 * 2  # the matcher searches the suspect and its mirror image
+    variants = 2 if cfg.query_mirrored else 1  # the suspect's picture, and its mirror image when searched
+    per_minute = stats.shots_per_hour / 60 * variants
     batch = 32
     print(f"machine: {os.cpu_count()} CPU cores, faiss {faiss.__version__}, "
           f"{'CUDA' if torch.cuda.is_available() else 'no GPU'}; load average {os.getloadavg()[0]:.1f}")
     print(f"real index: {stats.shots} picture shots in {stats.hours:.3f} h = {stats.shots_per_hour:.0f} shots "
           f"per catalogue hour; synthetic model: {len(stats.components)} components, residual sd {stats.residual:.4f}")
     print(f"queries: {args.queries} copies in batches of {batch} shots; a minute of suspect = "
-          f"{per_minute:.1f} shots searched (picture and its mirror); k = {K}; "
+          f"{per_minute:.1f} shots searched ({'picture and its mirror' if variants == 2 else 'its picture'}); k = {K}; "
           f"recall@24 = |found & exact top-24| / 24, votes@24 = share of exact top-24 neighbours "
           f">= {cfg.shot_min_similarity} found, source@24 = copy's source in the top 24")
 
@@ -293,7 +294,8 @@ def main() -> None:
     print(f"\n1. index structures compared at {args.compare_size / 1e6:.1f}M vectors (IVF: nlist ~ sqrt(n), "
           f"{cfg.probe_fraction:g} of the lists searched; HNSW efSearch 128)")
     print(HEAD + "\n" + "-" * len(HEAD))
-    for factory in [None, *(f for f in CANDIDATES if fits(f, data.dim))]:
+    compared = [cfg.compressed_index, *(f for f in CANDIDATES if f != cfg.compressed_index)]
+    for factory in [None, *(f for f in compared if fits(f, data.dim))]:
         name = "Flat (exact)" if factory is None else factory_string(factory, data.n, data.dim)
         row(run(name, data, factory, queries, sources, truth, batch, cfg.probe_fraction), per_minute / batch)
     if args.compare_only:

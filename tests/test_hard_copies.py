@@ -2,10 +2,12 @@
 black picture, and a 9:16 phone reframe of a camcorded screen; negatives made the same way from
 footage outside the catalogue are not matched."""
 
+import numpy as np
 import pytest
 
 from conftest import VIDEO
-from fp.data.edits import Clip, black_picture, camcord, pitch_shift, vertical
+from fp.data import probe
+from fp.data.edits import Clip, black_picture, camcord, pirate, pitch_shift, vertical
 
 TITLE = "psd_tv_documentary.mp4"  # in the catalogue, with a voiced soundtrack
 START, SECONDS = 5.0, 15.0
@@ -50,3 +52,22 @@ def test_the_same_edits_of_outside_footage_are_no_match(matcher, tmp_path, edit)
                if edit == "pitch" else camcord(clip, tmp_path / "n.mp4", filters=[vertical(0.5)]))
     report = matcher.match(suspect)
     assert not report.found and [m for m in report.matches if m.decision == "match"] == []
+
+
+def test_a_silent_9_16_reframe_is_closer_to_its_source_at_its_own_aspect(fingerprinter, tmp_path):
+    """Without a soundtrack a phone reframe rests on its picture: a third of the frame, which the
+    square render stretches threefold. Blended with its render at its own aspect
+    (`Config.query_portrait_aspect`), each sample lies closer to the source's frame."""
+    start, seconds = 4.0, 12.0
+    source = VIDEO / "moviepy_big_buck_bunny_0_30.webm"
+    copy = pirate(Clip(str(source), start, seconds), tmp_path / "v.mp4", filters=[vertical(0.3)], audio=False)
+    reference = fingerprinter.visual_tracks(probe(source))["picture"]
+    first = round(start / reference.step)
+
+    def along_the_copy(portrait_aspect):
+        track = fingerprinter.visual_tracks(probe(copy), portrait_aspect=portrait_aspect)["picture"]
+        n = min(len(track), len(reference) - first)
+        return np.median(np.einsum("ij,ij->i", track.vectors[:n], reference.vectors[first:first + n]))
+
+    square, blended = along_the_copy(0.0), along_the_copy(0.8)
+    assert blended > square + 0.03, (square, blended)

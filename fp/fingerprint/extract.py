@@ -19,7 +19,7 @@ from fp.fingerprint.encoders import VisualEncoder
 from fp.fingerprint.projection import projected
 from fp.fingerprint.runtime import load_audio, load_visual, resolve_runtime
 from fp.fingerprint.text import load_text_encoder
-from fp.fingerprint.frames import blank_mask, fill_frames, shrink
+from fp.fingerprint.frames import blank_mask, content_aspects, fill_frames, shrink, tile_at_aspect
 from fp.fingerprint.insets import InsetFinder, crop_windows
 from fp.fingerprint.shots import build_shots, segment_shots
 from fp.fingerprint.types import PHASE, FeatureTrack, PictureVariant, QueryFingerprint, VideoFingerprint
@@ -33,6 +33,9 @@ SAME_PICTURE_DIFFERENCE = 0.5
 frame is below this (grey levels of 255, at the decoded size) shows the same picture (a still,
 a held or duplicated frame) and takes the sample's vector instead of being encoded again: 23 %
 of the later phases' frames of the accuracy benchmark's queries."""
+TILED = "tiled"
+"""Prefix of the internal variants that render a portrait picture at its own aspect
+(`Config.query_portrait_aspect`); blended into the variant they are named after."""
 
 
 def prefetch(items: Iterator, depth: int = 3) -> Iterator:
@@ -162,6 +165,7 @@ class Fingerprinter:
 
     def visual_tracks(self, info: MediaInfo, *, honour_rotation: bool = True, mirrored: bool = False,
                       insets: bool = False, untagged: bool = False, phases: int = 1, detail: int = 1,
+                      portrait_aspect: float = 0.0,
                       on_progress: Callable[[float], None] | None = None) -> dict[str, FeatureTrack]:
         """The picture's track (`picture`); with `mirrored`, also the track of its horizontal
         mirror image (`picture mirrored`); with `insets`, also those of a picture-in-picture window
@@ -171,8 +175,11 @@ class Fingerprinter:
         `phases` > 1, also the picture and the window sampled p / phases of a step later for each
         p from 1 (`picture phase 1`, `window phase 1`, ...: tracks starting at that fraction of a
         step, not mirrored); with `detail` > 1 (and `insets`), decoded at `detail` times the
-        frame size, the picture averaged back down and windows cropped from the detailed frames.
-        All from one decoding pass, every variant of a batch of frames encoded in one call."""
+        frame size, the picture averaged back down and windows cropped from the detailed frames;
+        with `portrait_aspect`, a picture no wider than that per unit of height (bars trimmed) is
+        the mean of its square render's vector and its render at its own aspect's
+        (`tile_at_aspect`), in every phase. All from one decoding pass, every variant of a batch
+        of frames encoded in one call."""
         cfg = self.config
         step = 1.0 / cfg.frame_rate
         vectors: dict[str, list[np.ndarray]] = {}
@@ -184,6 +191,8 @@ class Fingerprinter:
 
         # counter-clockwise quarter turns that undo the tag's clockwise display rotation
         turns = info.rotation // 90 if untagged and honour_rotation else 0
+        width, height = info.display_size if honour_rotation else (info.width, info.height)
+        display_aspect = width / height if width and height else 1.0
 
         def encode(batch: dict[str, np.ndarray], reuse: dict[str, tuple[str, np.ndarray]],
                    empty: dict[str, np.ndarray]) -> None:
@@ -215,6 +224,14 @@ class Fingerprinter:
                 if name in encoded:
                     vecs[wanted[name]] = encoded[name]
                 filled[name] = vecs
+            for name, vecs in filled.items():
+                if name.startswith(TILED):
+                    continue
+                tiled = filled.get(f"{TILED} {name}")
+                if tiled is not None:  # a portrait picture: the mean of its two renders
+                    both = tiled.any(axis=1) & vecs.any(axis=1)
+                    mean = vecs[both] + tiled[both]
+                    vecs[both] = mean / np.linalg.norm(mean, axis=1, keepdims=True)
                 vectors.setdefault(name, []).append(vecs)
 
         for detailed, *detailed_later in prefetch(iter_frame_phases(
@@ -231,6 +248,17 @@ class Fingerprinter:
                 batch[f"picture {PHASE} {p}"] = fill_frames(frames_p)
                 valid_later[p].append(~blank_mask(batch[f"picture {PHASE} {p}"], cfg.blank_std, cfg.plain_share))
                 empty[f"picture {PHASE} {p}"] = ~valid_later[p][-1]
+            if portrait_aspect:
+                aspects = content_aspects(frames, display_aspect)
+                portrait = aspects <= portrait_aspect
+                if portrait.any():
+                    for name in [name for name in batch if name.startswith("picture")]:
+                        shown = np.zeros_like(batch[name])
+                        shown[portrait] = tile_at_aspect(batch[name][portrait], aspects[portrait])
+                        batch[f"{TILED} {name}"] = shown
+                        empty[f"{TILED} {name}"] = ~portrait | empty[name]
+                        if name in reuse:
+                            reuse[f"{TILED} {name}"] = (f"{TILED} {reuse[name][0]}", reuse[name][1])
             if turns:
                 batch["untagged"] = np.ascontiguousarray(np.rot90(filled, turns, axes=(1, 2)))
                 empty["untagged"] = empty["picture"]
@@ -301,8 +329,9 @@ class Fingerprinter:
         strip, with the tag ignored), from one decoding pass, with the picture and window also
         sampled between the samples (`Config.query_phases`); its soundtrack and subtitles once.
         `on_progress` is called as in :meth:`visual_tracks` (an exception it raises stops the
-        work). The match settings that shape the query (`query_mirrored`, `query_phases`) are
-        `match`'s (a matcher's configuration), by default this fingerprinter's."""
+        work). The match settings that shape the query (`query_mirrored`, `query_phases`,
+        `query_window_detail`, `query_portrait_aspect`) are `match`'s (a matcher's
+        configuration), by default this fingerprinter's."""
         cfg = self.config
         shape = match or cfg
         if not info.has_video:
@@ -311,7 +340,7 @@ class Fingerprinter:
             audio, text = pool.submit(self.audio_track, info), pool.submit(self.text_track, info)
             pictures = self.visual_tracks(info, mirrored=shape.query_mirrored, insets=True, untagged=True,
                                           phases=shape.query_phases, detail=shape.query_window_detail,
-                                          on_progress=on_progress)
+                                          portrait_aspect=shape.query_portrait_aspect, on_progress=on_progress)
             audio, text = audio.result(), text.result()
         shared = {t.modality: t for t in (audio, text) if t is not None}
         later = {name: [pictures.pop(f"{name} {PHASE} {p}") for p in range(1, shape.query_phases)]

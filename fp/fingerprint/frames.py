@@ -115,6 +115,32 @@ def fill_frames(frames: np.ndarray) -> np.ndarray:
     return out
 
 
+def content_aspects(frames: np.ndarray, aspect: float) -> np.ndarray:
+    """Width over height of each frame's picture inside its bars (`border_box`), for frames
+    squashed to a square from pictures `aspect` wide per unit of height."""
+    boxes = np.array([border_box(frame) for frame in frames]).reshape(-1, 4)
+    return (boxes[:, 3] - boxes[:, 2]) / np.maximum(boxes[:, 1] - boxes[:, 0], 1) * aspect
+
+
+def tile_at_aspect(frames: np.ndarray, aspects: np.ndarray) -> np.ndarray:
+    """Square frames (bars trimmed, squashed: `fill_frames`) shown at their pictures' own aspect
+    (`aspects`, width over height; below 1): each resized to its own width at full height,
+    copies of it side by side, the row cut to the square about its centre."""
+    size = frames.shape[1]
+    out = np.empty_like(frames)
+    widths = np.clip(np.round(size * np.asarray(aspects)), 1, size).astype(int)
+    for width in np.unique(widths):
+        rows = np.flatnonzero(widths == width)
+        x = torch.from_numpy(np.ascontiguousarray(frames[rows])).permute(0, 3, 1, 2).float()
+        x = F.interpolate(x, size=(size, int(width)), mode="bilinear", align_corners=False, antialias=True)
+        copies = -(-size // int(width))
+        row = x.round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
+        row = np.concatenate([row] * copies, axis=2)
+        start = (row.shape[2] - size) // 2
+        out[rows] = row[:, :, start:start + size]
+    return out
+
+
 def shrink(frames: np.ndarray, factor: int) -> np.ndarray:
     """Frames (n, S, S, 3) uint8 averaged down by `factor` in each direction (S divisible by it),
     from integer sums (a third of the time of a float average pool; `factor` up to 16)."""
