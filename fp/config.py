@@ -272,7 +272,7 @@ class Config:
             name, sep, text = item.partition("=")
             if not sep or name not in allowed:
                 raise ConfigError(f"{item!r}: expected NAME=VALUE with NAME a {group} setting "
-                                 f"({', '.join(allowed)})")
+                                  f"({', '.join(allowed)})")
             kind = type(getattr(self, name))
             try:
                 if kind is bool:
