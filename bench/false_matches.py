@@ -543,8 +543,14 @@ def config_block(result: dict, tail: TailModel, quantile: float, cfg: Config) ->
                         for a, t in rows if t > cfg.match_threshold]
                        + ([f"{cfg.match_threshold:g} from {base:g} s on"] if base is not None else []))
     minutes = sum(s["duration"] for s in result["suspects"]) / 60
+
+    def bounds(name: str) -> str:
+        """A setting's bounds as fp/config.py writes them."""
+        low, high = next(f for f in dataclasses.fields(Config) if f.name == name).metadata["bounds"]
+        return "(" + ", ".join("math.inf" if math.isinf(v) else f"{v:g}" for v in (low, high)) + ")"
+
     return "\n".join([
-        f"    false_match_u: float = setting({tail.u:.4f}, MATCH)",
+        f"    false_match_u: float = setting({tail.u:.4f}, MATCH, {bounds('false_match_u')})",
         doc(f"False-match tail (`fp.matcher.calibration`), fitted by `make bench-false-matches` (which prints "
             f"these five settings): the score above which unrelated segments are modelled, the {quantile:g} "
             f"quantile of the {len(segments)} segments of {cfg.min_match_seconds:g} s or more found in "
@@ -552,16 +558,16 @@ def config_block(result: dict, tail: TailModel, quantile: float, cfg: Config) ->
             f"suspects of at most a minute, {minutes:.0f} min, against {len(result['sources'])} titles, every "
             f"alignment searched); {tail.exceedances} exceed it ("
             + ", ".join(f"{n} {m}" for m, n in sorted(by_carrier.items())) + ")."),
-        f"    false_match_rate: float = setting({tail.rate:.4g}, MATCH)",
+        f"    false_match_rate: float = setting({tail.rate:.4g}, MATCH, {bounds('false_match_rate')})",
         doc("Segments of unrelated media scoring above `false_match_u` per suspect minute x catalogue hour "
             "of exposure (places where a segment fits, weighted by the share of segments of each length), "
             "summed over the modalities that carried them."),
-        f"    false_match_xi: float = setting({tail.xi:.4f}, MATCH)",
+        f"    false_match_xi: float = setting({tail.xi:.4f}, MATCH, {bounds('false_match_xi')})",
         doc("Shape of the generalised Pareto distribution of the excess over `false_match_u` (maximum "
             "likelihood)."),
-        f"    false_match_sigma: float = setting({tail.sigma:.4f}, MATCH)",
+        f"    false_match_sigma: float = setting({tail.sigma:.4f}, MATCH, {bounds('false_match_sigma')})",
         doc("Scale of that distribution (score units)."),
-        f"    false_match_length_scale: float = setting({tail.length_scale:.4f}, MATCH)",
+        f"    false_match_length_scale: float = setting({tail.length_scale:.4f}, MATCH, {bounds('false_match_length_scale')})",
         doc(f"Seconds over which the share of longer unrelated segments falls by a factor e (geometric "
             f"lengths, maximum likelihood; the longest measured {max(length(s) for s in segments):g} s). "
             f"Implied at 10,000 catalogue hours for a clean one-minute suspect: {at_10k}."),
