@@ -160,6 +160,20 @@ def test_a_clip_index_end_to_end_with_its_text_tower(tmp_path):
         Matcher(tmp_path / "idx", config=Config())
 
 
+def counting_encoder(fingerprinter, monkeypatch):
+    """Patch the picture encoder to record the size of every batch it is given: that list, and the
+    unpatched `encode`."""
+    encoded = []
+    original = type(fingerprinter.visual).encode
+
+    def counted(self, frames):
+        encoded.append(len(frames))
+        return original(self, frames)
+
+    monkeypatch.setattr(type(fingerprinter.visual), "encode", counted)
+    return encoded, original
+
+
 def test_later_phases_showing_the_sample_s_picture_are_not_encoded_again(fingerprinter, tmp_path, monkeypatch):
     """A clip at 1 frame/s holds each picture a second: sampled in four phases an eighth of a
     second apart, most later frames show their sample's picture. Those take its
@@ -170,14 +184,7 @@ def test_later_phases_showing_the_sample_s_picture_are_not_encoded_again(fingerp
     subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(VIDEO / "zwm_sintel.mp4"), "-t", "6",
                     "-vf", "fps=1", "-an", str(held)], check=True)
     info = probe(held)
-    encoded = []
-    original = type(fingerprinter.visual).encode
-
-    def counted(self, frames):
-        encoded.append(len(frames))
-        return original(self, frames)
-
-    monkeypatch.setattr(type(fingerprinter.visual), "encode", counted)
+    encoded, original = counting_encoder(fingerprinter, monkeypatch)
     reused = fingerprinter.visual_tracks(info, mirrored=True, phases=4)
     reused_count = sum(encoded)
     encoded.clear()
@@ -201,14 +208,7 @@ def test_frames_without_content_are_not_encoded(fingerprinter, tmp_path, monkeyp
                     "[0:v][v]concat=n=2:v=1:a=0[out]", "-map", "[out]", "-map_chapters", "-1", "-t", "7", str(clip)],
                    check=True, timeout=120)
     info = probe(clip)
-    encoded = []
-    original = type(fingerprinter.visual).encode
-
-    def counted(self, frames):
-        encoded.append(len(frames))
-        return original(self, frames)
-
-    monkeypatch.setattr(type(fingerprinter.visual), "encode", counted)
+    encoded, original = counting_encoder(fingerprinter, monkeypatch)
     tracks = fingerprinter.visual_tracks(info, mirrored=True, phases=2)
     picture = tracks["picture"]
     assert picture.valid[:5].sum() == 0 and picture.valid[7:].all()
