@@ -80,7 +80,10 @@ class Config:
     vectors, a byte per two dimensions, 73 bytes per vector with its id (the copy's source in the
     top 24 for 0.931 of queries, against 0.938 for 8-bit scalar codes at 137 bytes and 0.959 for
     exact search; 4-bit codes, 32-byte PQ and fast-scan PQ fell to 0.72-0.92). Half the bytes is
-    what keeps a 10,000-hour index in RAM and quick to open (bench/catalogue_scale.py)."""
+    what keeps a 10,000-hour index in RAM and quick to open (bench/catalogue_scale.py). At 256-d
+    (`bench/scale.py --compare-only`, 100k vectors modelled on fp-visual-v1's): PQ128, 139 bytes,
+    the source in the top 24 for 0.944 of copies, against 0.947 uncompressed in the same lists,
+    0.950 for 8-bit scalar codes (267 bytes) and 0.988 for exact search."""
     probe_fraction: float = setting(0.125, INDEX, (0.001, 1))
     """Share of the compressed index's inverted lists searched per query (bench/scale.py at 1M
     128-d vectors, product codes: the copy's source in the top 24 for 0.931 of copies at 1/8,
@@ -197,10 +200,11 @@ class Config:
     reframe of a film is 0.56) is encoded as the mean of two renders: squashed square, as the
     catalogue's frames are, and at its own aspect, copies side by side (`tile_at_aspect`); one
     more encoding pass over such frames. A 9:16 strip holds a third of the frame it was cut from,
-    and the square render stretches it threefold. bench/frames.py's 477 held-out frames, 9:16
-    strips against every frame: positive median similarity 0.549 -> 0.626, recall@1 0.895 ->
-    0.941, AP 0.767 -> 0.860, negatives' p99.9 0.424 -> 0.440 (either render alone: 0.629 and
-    AP 0.844 at its own aspect). 0 turns it off."""
+    and the square render draws it three times as wide as the catalogue's squashed frame holds
+    it. bench/frames.py's 477 held-out frames, 9:16 strips against every frame: positive median
+    similarity 0.549 -> 0.626, recall@1 0.895 -> 0.941, AP 0.767 -> 0.860, negatives' p99.9
+    0.424 -> 0.440 (the own-aspect render alone: 0.629, AP 0.844). Accuracy benchmark, hard
+    draw: recall 0.873 -> 0.881, segment AP 0.933 -> 0.946, no negative matched. 0 turns it off."""
     false_match_u: float = setting(0.4547, MATCH, (-1, 2))
     """False-match tail (`fp.matcher.calibration`), fitted by `make bench-false-matches` (which
     prints these five settings): the score above which unrelated segments are modelled, the 0.8

@@ -56,8 +56,9 @@ def test_the_same_edits_of_outside_footage_are_no_match(matcher, tmp_path, edit)
 
 def test_a_silent_9_16_reframe_is_closer_to_its_source_at_its_own_aspect(fingerprinter, tmp_path):
     """Without a soundtrack a phone reframe rests on its picture: a third of the frame, which the
-    square render stretches threefold. Blended with its render at its own aspect
-    (`Config.query_portrait_aspect`), each sample lies closer to the source's frame."""
+    square render draws three times as wide as the catalogue's squashed frame holds it. Blended
+    with its render at its own aspect (`Config.query_portrait_aspect`), the copy's samples lie
+    closer to the source's frames (median similarity)."""
     start, seconds = 4.0, 12.0
     source = VIDEO / "moviepy_big_buck_bunny_0_30.webm"
     copy = pirate(Clip(str(source), start, seconds), tmp_path / "v.mp4", filters=[vertical(0.3)], audio=False)
