@@ -78,6 +78,19 @@ def test_another_fingerprint_configuration_is_refused(tmp_path):
         pass
 
 
+def test_a_recorded_configuration_out_of_bounds_is_one_line_naming_the_index(tmp_path):
+    import duckdb
+
+    with IndexStore.open_for_writing(tmp_path, Config()):
+        pass
+    con = duckdb.connect(str(tmp_path / DB_NAME))
+    con.execute("UPDATE meta SET value = ? WHERE key = 'config'", [Config().to_json().replace(
+        '"frame_size": 224', '"frame_size": 8')])
+    con.close()
+    with pytest.raises(IndexStoreError, match=r"out of this fp's bounds \(frame_size=8: takes values from 32"):
+        IndexStore.open(tmp_path)
+
+
 def test_a_second_writer_is_refused(tmp_path):
     with IndexStore.open_for_writing(tmp_path, Config()):
         pass

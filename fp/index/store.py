@@ -42,7 +42,7 @@ import numpy as np
 from fp import __version__
 from fp.config import Config
 from fp.data.probe import MediaInfo
-from fp.errors import IndexStoreError
+from fp.errors import ConfigError, IndexStoreError
 from fp.fingerprint.identity import check_digests, encode_digests
 from fp.fingerprint.shots import shot_vector
 from fp.fingerprint.types import FeatureTrack, VideoFingerprint
@@ -263,7 +263,10 @@ class IndexStore:
                 f"{root}: this index was written by an older fp (index format {version}, this fp reads "
                 f"format {SCHEMA_VERSION}); re-index the catalogue into a new folder with "
                 f"`fp index CATALOGUE --index NEW_DIR`")
-        return Config.from_json(rows["config"])
+        try:
+            return Config.from_json(rows["config"])
+        except ConfigError as exc:
+            raise IndexStoreError(f"{root}: its recorded configuration is out of this fp's bounds ({exc})") from exc
 
     def close(self) -> None:
         if self.writable:
