@@ -10,7 +10,7 @@ from fp.data import iter_frames, probe
 from fp.errors import FPError
 from fp.fingerprint.encoders import EfficientNetLiteEncoder, load_visual_encoder
 from fp.fingerprint.insets import crop_windows
-from fp.fingerprint.frames import DARK_LEVEL, blank_mask, border_box, content_aspects, fill_frames, grey_levels, lit_lines, shrink, tile_at_aspect, trim_borders
+from fp.fingerprint.frames import DARK_LEVEL, blank_mask, border_box, border_boxes, content_aspects, fill_frames, grey_levels, lit_lines, shrink, tile_at_aspect, trim_borders
 
 
 def frames_of(name, fps=1.0, size=224):
@@ -231,10 +231,10 @@ def test_a_portrait_picture_is_shown_at_its_own_aspect():
     boxed[:, 76:147] = torch.nn.functional.interpolate(torch.from_numpy(strip).permute(2, 0, 1)[None].float(),
                                                        size=(224, 71), mode="bilinear", antialias=True)[0] \
         .permute(1, 2, 0).round().byte().numpy()
-    aspects = content_aspects(square[None], 9 / 16)
+    aspects = content_aspects(border_boxes(square[None]), 9 / 16)
     assert aspects[0] == pytest.approx(9 / 16)
-    assert content_aspects(boxed[None], 16 / 9)[0] == pytest.approx(9 / 16, abs=0.01)
-    assert content_aspects(square[None], 16 / 9)[0] == pytest.approx(16 / 9)
+    assert content_aspects(border_boxes(boxed[None]), 16 / 9)[0] == pytest.approx(9 / 16, abs=0.01)
+    assert content_aspects(border_boxes(square[None]), 16 / 9)[0] == pytest.approx(16 / 9)
     shown = tile_at_aspect(square[None], aspects)[0]
     # two copies of 126 columns cut to 224: the second copy's first 112 columns fill the right half
     assert np.abs(shown[:, 112:].astype(int) - strip[:, :112]).mean() < 4

@@ -19,7 +19,7 @@ from fp.fingerprint.encoders import VisualEncoder
 from fp.fingerprint.projection import projected
 from fp.fingerprint.runtime import load_audio, load_visual, resolve_runtime
 from fp.fingerprint.text import load_text_encoder
-from fp.fingerprint.frames import blank_mask, content_aspects, fill_frames, shrink, tile_at_aspect
+from fp.fingerprint.frames import blank_mask, border_boxes, content_aspects, fill_frames, shrink, tile_at_aspect
 from fp.fingerprint.insets import InsetFinder, crop_windows
 from fp.fingerprint.shots import build_shots, segment_shots
 from fp.fingerprint.types import PHASE, FeatureTrack, PictureVariant, QueryFingerprint, VideoFingerprint
@@ -237,7 +237,8 @@ class Fingerprinter:
         for detailed, *detailed_later in prefetch(iter_frame_phases(
                 info, cfg.frame_rate, cfg.frame_size * detail, phases, honour_rotation=honour_rotation)):
             frames, later = shrink(detailed, detail), [shrink(f, detail) for f in detailed_later]
-            filled = fill_frames(frames)
+            bars = border_boxes(frames)
+            filled = fill_frames(frames, bars)
             valid.append(~blank_mask(filled, cfg.blank_std, cfg.plain_share))
             batch = {"picture": filled}
             empty = {"picture": ~valid[-1]}
@@ -249,7 +250,7 @@ class Fingerprinter:
                 valid_later[p].append(~blank_mask(batch[f"picture {PHASE} {p}"], cfg.blank_std, cfg.plain_share))
                 empty[f"picture {PHASE} {p}"] = ~valid_later[p][-1]
             if portrait_aspect:
-                aspects = content_aspects(frames, display_aspect)
+                aspects = content_aspects(bars, display_aspect)
                 portrait = aspects <= portrait_aspect
                 if portrait.any():
                     for name in [name for name in batch if name.startswith("picture")]:

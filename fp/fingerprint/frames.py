@@ -98,15 +98,20 @@ def trim_borders(frame: np.ndarray) -> np.ndarray:
     return frame[top:bottom, left:right]
 
 
-def fill_frames(frames: np.ndarray) -> np.ndarray:
-    """Trim every frame's bars and stretch what is left back to the batch's square size (the
-    frames that share a box in one call)."""
+def border_boxes(frames: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """`border_box` of every frame."""
+    return [border_box(frame) for frame in frames]
+
+
+def fill_frames(frames: np.ndarray, boxes: list[tuple[int, int, int, int]] | None = None) -> np.ndarray:
+    """Trim every frame's bars (`boxes`: their `border_boxes`, found here when not given) and
+    stretch what is left back to the batch's square size (the frames that share a box in one call)."""
     size = frames.shape[1]
     out = frames.copy()
-    boxes: dict[tuple[int, int, int, int], list[int]] = {}
-    for i, frame in enumerate(frames):
-        boxes.setdefault(border_box(frame), []).append(i)
-    for (top, bottom, left, right), rows in boxes.items():
+    groups: dict[tuple[int, int, int, int], list[int]] = {}
+    for i, box in enumerate(border_boxes(frames) if boxes is None else boxes):
+        groups.setdefault(tuple(box), []).append(i)
+    for (top, bottom, left, right), rows in groups.items():
         if (bottom - top, right - left) == (size, size):
             continue
         x = torch.from_numpy(np.ascontiguousarray(frames[rows, top:bottom, left:right])).permute(0, 3, 1, 2).float()
@@ -115,11 +120,11 @@ def fill_frames(frames: np.ndarray) -> np.ndarray:
     return out
 
 
-def content_aspects(frames: np.ndarray, aspect: float) -> np.ndarray:
-    """Width over height of each frame's picture inside its bars (`border_box`), for frames
-    squashed to a square from pictures `aspect` wide per unit of height."""
-    boxes = np.array([border_box(frame) for frame in frames]).reshape(-1, 4)
-    return (boxes[:, 3] - boxes[:, 2]) / np.maximum(boxes[:, 1] - boxes[:, 0], 1) * aspect
+def content_aspects(boxes: list[tuple[int, int, int, int]], aspect: float) -> np.ndarray:
+    """Width over height of each frame's picture inside its bars (`boxes`: `border_boxes`), for
+    frames squashed to a square from pictures `aspect` wide per unit of height."""
+    box = np.array(boxes).reshape(-1, 4)
+    return (box[:, 3] - box[:, 2]) / np.maximum(box[:, 1] - box[:, 0], 1) * aspect
 
 
 def tile_at_aspect(frames: np.ndarray, aspects: np.ndarray) -> np.ndarray:
