@@ -289,6 +289,11 @@ class Config:
                 raise ConfigError(f"{item!r}: {name} takes {'an' if kind is int else 'a'} {kind.__name__}") from None
         return dataclasses.replace(self, **changes)
 
+    def for_matching(self, settings: list[str]) -> Config:
+        """The configuration to match against an index built with this one: its fingerprint
+        settings, this release's other settings, and `NAME=VALUE` match settings (`with_settings`)."""
+        return dataclasses.replace(Config(), **self.fingerprint_settings()).with_settings(settings)
+
     def group(self, name: str) -> dict:
         """The settings of one lifetime group (see `GROUPS`), by field name."""
         return {f.name: getattr(self, f.name) for f in fields(self) if f.metadata["group"] == name}

@@ -80,6 +80,18 @@ def test_indexing_a_catalogue_with_bad_files_keeps_good_titles(tmp_path, bad_inp
                      listed.stdout)
 
 
+def test_commands_that_only_read_the_index_start_without_the_encoders(index_dir):
+    """`fp list`, `info`, `history` and `--help` never import torch or ONNX Runtime (seconds of
+    start-up each)."""
+    code = ("import sys; from typer.testing import CliRunner; from fp.cli.main import app; "
+            "runs = [CliRunner().invoke(app, args) for args in "
+            "(['list', '--index', sys.argv[1]], ['info', '--index', sys.argv[1]], "
+            "['history', '--index', sys.argv[1]], ['--help'])]; "
+            "print([r.exit_code for r in runs], [m for m in ('torch', 'onnxruntime', 'open_clip') if m in sys.modules])")
+    done = subprocess.run([sys.executable, "-c", code, str(index_dir)], capture_output=True, text=True, timeout=600)
+    assert done.stdout.strip() == "[0, 0, 0, 0] []", done.stdout + done.stderr
+
+
 def test_match_json_contract_and_exit_codes(index_dir, tmp_path):
     copy = pirate(Clip(str(VIDEO / "zwm_sintel.mp4"), 1.0, 8.0), tmp_path / "copy.mp4", edits=["crop10"])
     result = fp("match", copy, VIDEO / "mdn_flower.mp4", "--index", index_dir, "--format", "json")

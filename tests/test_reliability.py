@@ -50,7 +50,10 @@ EVENTS = {"title": ": title", "progress": ": progress ", "done": ": indexed", "s
 """What `fp -v index` prints on stderr at each kill point: a title starts (the first one of a run
 while the models load), a batch of frames is encoded (mid-decode), a title is committed to DuckDB
 (before the FAISS files are written), the FAISS files are being written."""
-KILL_PLAN = [kind for _ in TITLES for kind in ("title", "progress", "done")] + ["saving"] * 3
+KILL_PLAN = [kind for _ in TITLES[:2] for kind in ("title", "progress", "done")] + ["done"] * (len(TITLES) - 2) \
+    + ["saving"] * 2
+"""Every kind of kill point with no title committed and with one; the later titles are killed only
+once committed (each run costs a process start and the models' loading)."""
 
 
 def kill_at(catalogue, index, kind):

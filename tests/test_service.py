@@ -113,3 +113,24 @@ def test_a_timed_out_request_is_cancelled_and_frees_the_matcher(index_dir, copy,
             again = client.post("/match", files={"file": ("s.mp4", handle, "video/mp4")})
         assert again.json()["run_id"] == res.json()["run_id"] + 1
         assert state.matchers.matcher is warm  # recording runs does not force a reload
+
+
+def test_serve_takes_a_policy_a_runtime_and_match_settings_as_fp_match_does(index_dir, copy, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from fp.matcher.policy import Policy
+    from fp.service import create_app
+
+    policy = tmp_path / "policy.toml"
+    policy.write_text('[[rule]]\nverdict = "review"\nmin_seconds = 1\n')
+    asgi = create_app(index_dir, policy=Policy.load(policy), settings=["knn=8", "query_mirrored=false"],
+                      runtime="onnx")
+    with TestClient(asgi) as client, open(copy, "rb") as handle:
+        res = client.post("/match", files={"file": ("s.mp4", handle, "video/mp4")})
+    assert res.status_code == 200 and res.json()["verdict"] == "review"
+    matcher = asgi.app.state.matchers.matcher
+    assert (matcher.config.knn, matcher.config.query_mirrored, matcher.fingerprinter.runtime) == (8, False, "onnx")
+    bad = subprocess.run([sys.executable, "-m", "fp", "serve", "--index", str(index_dir), "--set", "knn=0"],
+                         capture_output=True, text=True, timeout=600)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and bad.stderr.startswith("error: ") \
+        and "knn" in bad.stderr, bad.stderr

@@ -8,6 +8,7 @@ import os
 import sys
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -18,7 +19,6 @@ from fp.cli.render import print_index_summary, print_report, print_table
 from fp.config import Config
 from fp.data.catalogue import AUDIO_EXTENSIONS, VIDEO_EXTENSIONS, scan_catalogue
 from fp.errors import FPError
-from fp.fingerprint.extract import Fingerprinter
 from fp.fingerprint.projection import default_dim
 from fp.index.build import IndexEvent, index_catalogue
 from fp.index.distributed import index_catalogue_ray
@@ -31,6 +31,9 @@ from fp.report.evidence import check
 from fp.report.types import Evidence
 from fp.report.render import clock, write_report
 
+if TYPE_CHECKING:
+    from fp.fingerprint.extract import Fingerprinter
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Multimodal video fingerprinting: register a catalogue, find copies of it.")
 # Wide when piped, so that tables and messages are not folded at 80 columns.
@@ -41,6 +44,11 @@ INDEX_OPTION = typer.Option(Path("fp-index"), "--index", "-i", help="Index folde
                             envvar="FP_INDEX")
 RUNTIME_HELP = ("Where the encoders run: auto (torch on CUDA, onnx-int8 on a CPU with VNNI, else onnx), torch, "
                 "onnx or onnx-int8 (default: $FP_RUNTIME, else auto).")
+RUNTIME_OPTION = typer.Option(None, metavar="NAME", help=RUNTIME_HELP)
+POLICY_OPTION = typer.Option(None, "--policy", help="Policy file (TOML); see the README.")
+SETTINGS_OPTION = typer.Option([], "--set", metavar="NAME=VALUE", help="A match setting (repeatable; "
+                               "fp.config.Config's match group), e.g. query_phases=2: a third less compute "
+                               "per suspect for a little recall.")
 
 EXIT_CODES = {"match": 0, "no_match": 1, "error": 2, "review": 3}
 """`fp match` exits with its policy verdict: the strongest over all suspects; any error wins."""
@@ -118,7 +126,7 @@ def index(
                                     help="With --ray: the cluster (auto, HOST:PORT or ray://HOST:10001)."),
     shards: Path = typer.Option(None, help="With --ray: shard folder every worker can reach "
                                 "(default: INDEX/shards)."),
-    runtime: str = typer.Option(None, metavar="NAME", help=RUNTIME_HELP),
+    runtime: str = RUNTIME_OPTION,
 ) -> None:
     """Fingerprint new and changed titles of CATALOGUE into the index (unchanged ones are skipped)."""
     quiet = quiet or State.quiet
@@ -137,7 +145,7 @@ def index(
             raise FPError("--runtime applies to local indexing; Ray workers use their own $FP_RUNTIME")
         if not ray:
             summary = index_catalogue(catalogue, index_dir, config, prune=prune, on_event=shown,
-                                      fingerprinter=Fingerprinter(config or Config(), runtime=runtime))
+                                      fingerprinter=make_fingerprinter(config or Config(), runtime))
         else:
             summary = index_catalogue_ray(catalogue, index_dir, config, prune=prune, on_event=shown,
                                           address=ray_address, shard_dir=shards)
@@ -150,20 +158,20 @@ def index(
         raise typer.Exit(2)
 
 
+def make_fingerprinter(config: Config, runtime: str | None) -> Fingerprinter:
+    """The encoders load here (torch, ONNX Runtime), not when the CLI starts: commands that only
+    read the index start in a fraction of the time."""
+    from fp.fingerprint.extract import Fingerprinter
+
+    return Fingerprinter(config, runtime=runtime)
+
+
 def runtime_fingerprinter(index_dir: Path, runtime: str | None) -> Fingerprinter | None:
     """A fingerprinter for the index's configuration on `runtime`; None leaves the default."""
     if runtime is None:
         return None
     with IndexStore.open(index_dir) as store:
-        return Fingerprinter(store.config, runtime=runtime)
-
-
-def match_config(index: Config, settings: list[str]) -> Config | None:
-    """The index's fingerprint settings with this release's match settings, `--set NAME=VALUE`
-    applied (None without any: the matcher's default)."""
-    if not settings:
-        return None
-    return dataclasses.replace(Config(), **index.fingerprint_settings()).with_settings(settings)
+        return make_fingerprinter(store.config, runtime)
 
 
 def sharded_matcher(shards: list[Path], address: str | None, keep: bool, runtime: str | None,
@@ -174,8 +182,8 @@ def sharded_matcher(shards: list[Path], address: str | None, keep: bool, runtime
         if history and not (reader.root / DB_NAME).is_file():
             raise FPError(f"runs are recorded in the first shard, {reader.root}, which this machine cannot "
                           "read: run fp match on the machine holding it, or add --no-history")
-        return Matcher(config=match_config(reader.config, settings), reader=reader,
-                       fingerprinter=Fingerprinter(reader.config, runtime=runtime) if runtime is not None else None)
+        return Matcher(config=reader.config.for_matching(settings) if settings else None, reader=reader,
+                       fingerprinter=make_fingerprinter(reader.config, runtime) if runtime is not None else None)
     except BaseException:
         reader.close()
         raise
@@ -221,9 +229,9 @@ def match(
                                     help="Also list candidates scoring at least this."),
     report: list[Path] = typer.Option([], "--report", "-r", help="Write a report: .html, .pdf, .csv or .json "
                                       "(repeatable; with several suspects the run id is added to the name)."),
-    policy_file: Path = typer.Option(None, "--policy", help="Policy file (TOML); see the README."),
+    policy_file: Path = POLICY_OPTION,
     history: bool = typer.Option(True, help="Record the run in the index's history."),
-    runtime: str = typer.Option(None, metavar="NAME", help=RUNTIME_HELP),
+    runtime: str = RUNTIME_OPTION,
     shard: list[Path] = typer.Option([], "--shard", metavar="DIR", help="Match against a sharded index: "
                                      "one shard's folder, repeated for each shard, in place of --index "
                                      "(served by Ray; see docs/sharding.md)."),
@@ -231,9 +239,7 @@ def match(
                                     help="With --shard: the Ray cluster (auto, HOST:PORT or ray://HOST:10001)."),
     keep_shards: bool = typer.Option(False, "--keep-shards", help="With --shard: leave the shards open on "
                                      "the cluster for the next fp match (and use those already open)."),
-    settings: list[str] = typer.Option([], "--set", metavar="NAME=VALUE", help="A match setting for this run "
-                                       "(repeatable; fp.config.Config's match group), e.g. query_phases=2: "
-                                       "a third less compute per suspect for a little recall."),
+    settings: list[str] = SETTINGS_OPTION,
 ) -> None:
     """Find copied segments of catalogue titles in FILES. Exit 0: match, 1: no match, 2: error,
     3: review (the policy's verdict; with several files the strongest)."""
@@ -247,7 +253,7 @@ def match(
             config = None
             if settings:
                 with IndexStore.open(index_dir) as store:
-                    config = match_config(store.config, settings)
+                    config = store.config.for_matching(settings)
             matcher = Matcher(index_dir, config, fingerprinter=runtime_fingerprinter(index_dir, runtime))
         suspects = suspects_of(files)
     except FPError as exc:
@@ -352,14 +358,19 @@ def serve(index_dir: Path = INDEX_OPTION,
           host: str = typer.Option("127.0.0.1", help="Address to listen on."),
           port: int = typer.Option(8000, help="Port to listen on."),
           max_upload_mb: int = typer.Option(2048, help="Largest accepted upload, in MiB."),
-          timeout: float = typer.Option(900.0, help="Longest time one match may take, in seconds.")) -> None:
+          timeout: float = typer.Option(900.0, help="Longest time one match may take, in seconds."),
+          policy_file: Path = POLICY_OPTION,
+          runtime: str = RUNTIME_OPTION,
+          settings: list[str] = SETTINGS_OPTION) -> None:
     """Serve the HTTP API (POST /match, GET /titles, /runs/{id}, /runs/{id}/report, /healthz)."""
     import uvicorn
 
     from fp.service import create_app
 
     try:
-        app_ = create_app(index_dir, max_upload_bytes=max_upload_mb << 20, match_timeout=timeout)
+        policy = Policy.load(policy_file) if policy_file else DEFAULT_POLICY
+        app_ = create_app(index_dir, max_upload_bytes=max_upload_mb << 20, match_timeout=timeout, policy=policy,
+                          settings=settings, runtime=runtime)
     except FPError as exc:
         raise fail(str(exc)) from None
     uvicorn.run(app_, host=host, port=port, log_level="warning" if State.quiet else "info")

@@ -9,15 +9,18 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from fp.config import Config
 from fp.data.catalogue import CatalogueEntry, file_sha256, scan_catalogue
 from fp.data.probe import probe
 from fp.data.sidecars import read_metadata
 from fp.errors import FPError
-from fp.fingerprint.extract import Fingerprinter
 from fp.fingerprint.types import VideoFingerprint
 from fp.index.store import IndexStore
+
+if TYPE_CHECKING:
+    from fp.fingerprint.extract import Fingerprinter
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,10 @@ def index_catalogue(
     with IndexStore.open_for_writing(index_dir, config or Config()) as store, \
             ThreadPoolExecutor(1, thread_name_prefix="fp-commit") as committer:
         config = store.config if config is None else config
-        fingerprinter = fingerprinter or Fingerprinter(config)
+        if fingerprinter is None:
+            from fp.fingerprint.extract import Fingerprinter
+
+            fingerprinter = Fingerprinter(config)
         known = {t.title_id: t for t in store.titles()}
         writing = threading.Lock()  # one store write at a time: a commit (background) or a touch
         in_flight: tuple[Pending, Future] | None = None

@@ -17,9 +17,13 @@ import math
 import os
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import faiss
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 
 def nlist_for(n: int) -> int:
@@ -55,13 +59,20 @@ class TorchFlatSearch:
 
     def __init__(self, vectors: np.ndarray, ids: np.ndarray, device: str | torch.device,
                  chunk_rows: int = 1 << 20):
+        import torch
+
         self.device = torch.device(device)
         self.vectors = torch.from_numpy(np.ascontiguousarray(vectors, np.float32)).to(self.device)
         self.ids = torch.from_numpy(np.ascontiguousarray(ids, np.int64)).to(self.device)
         self.chunk_rows = chunk_rows
 
-    @torch.inference_mode()
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        import torch
+
+        with torch.inference_mode():
+            return self._search(torch, queries, k)
+
+    def _search(self, torch, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         q = torch.from_numpy(np.ascontiguousarray(queries, np.float32)).to(self.device)
         best_sims = torch.full((len(q), 0), -math.inf, device=self.device)
         best_rows = torch.zeros((len(q), 0), dtype=torch.int64, device=self.device)
@@ -151,6 +162,8 @@ class VectorIndex:
                 return faiss.index_cpu_to_all_gpus(self.index)
             except RuntimeError:  # a structure faiss cannot move to its GPUs (HNSW, ...)
                 return self.index
+        import torch
+
         if self.exact and torch.cuda.is_available():
             return TorchFlatSearch(self.exact_vectors(), self.ids(), "cuda")
         return self.index

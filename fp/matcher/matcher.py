@@ -8,11 +8,11 @@ import math
 import os
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from fp.config import Config
 from fp.data.probe import probe
 from fp.errors import Cancelled
-from fp.fingerprint.extract import Fingerprinter
 from fp.fingerprint.identity import check_digests
 from fp.fingerprint.types import QueryFingerprint
 from fp.index.reader import IndexReader
@@ -20,6 +20,9 @@ from fp.matcher.align import PRIMARY, AlignedSegment, AlignParams, Scale, align,
 from fp.matcher.candidates import VoteParams, candidates
 from fp.matcher.decisions import DecisionParams, decide
 from fp.matcher.types import Hypothesis, MatchReport
+
+if TYPE_CHECKING:
+    from fp.fingerprint.extract import Fingerprinter
 
 
 def modality_scales(cfg: Config) -> dict[str, Scale]:
@@ -50,7 +53,11 @@ class Matcher:
             if reader is None:  # opened here: not left open behind a refusal
                 self.reader.close()
             raise
-        self.fingerprinter = fingerprinter or Fingerprinter(self.config)
+        if fingerprinter is None:
+            from fp.fingerprint.extract import Fingerprinter
+
+            fingerprinter = Fingerprinter(self.config)
+        self.fingerprinter = fingerprinter
         self.scales = modality_scales(self.config)
         self.votes = VoteParams.from_config(self.config)
         self.alignment = AlignParams.from_config(self.config)

@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from fp import __version__
+from fp.config import Config
 from fp.errors import FPError
 from fp.fingerprint.extract import Fingerprinter
 from fp.index.history import RunHistory
@@ -74,10 +75,10 @@ class _Matchers:
     """One Matcher at a time, reopened when the index's titles have changed (its change counter
     moved; recording runs does not move it); models loaded once."""
 
-    def __init__(self, index_dir: Path):
-        self.index_dir = index_dir
+    def __init__(self, index_dir: Path, config: Config | None, fingerprinter: Fingerprinter | None):
+        self.index_dir, self.config = index_dir, config
         self.lock = threading.Lock()
-        self.fingerprinter: Fingerprinter | None = None
+        self.fingerprinter = fingerprinter
         self.matcher: Matcher | None = None
         self.stamp = None
 
@@ -85,7 +86,7 @@ class _Matchers:
         with IndexStore.open(self.index_dir) as store:
             stamp = store.generation()
         if self.matcher is None or stamp != self.stamp:
-            fresh = Matcher(self.index_dir, fingerprinter=self.fingerprinter)
+            fresh = Matcher(self.index_dir, self.config, fingerprinter=self.fingerprinter)
             self.fingerprinter = fresh.fingerprinter
             if self.matcher is not None:
                 self.matcher.close()
@@ -94,9 +95,15 @@ class _Matchers:
 
 
 def create_app(index_dir: str | os.PathLike, *, max_upload_bytes: int = 2 << 30, match_timeout: float = 900.0,
-               policy: Policy = DEFAULT_POLICY):
+               policy: Policy = DEFAULT_POLICY, settings: list[str] | None = None, runtime: str | None = None):
+    """The app over the index at `index_dir`; `settings`: match settings (`NAME=VALUE`, see
+    `Config.for_matching`) and `runtime`: the encoders' runtime, as `fp match` takes them. Raises
+    FPError, one line, for an index that does not open or a setting it does not take."""
     index_dir = Path(index_dir)
-    matchers = _Matchers(index_dir)
+    with IndexStore.open(index_dir) as store:
+        config = store.config.for_matching(settings) if settings else None
+        fingerprinter = Fingerprinter(store.config, runtime=runtime) if runtime is not None else None
+    matchers = _Matchers(index_dir, config, fingerprinter)
     history = RunHistory(index_dir)
     app = FastAPI(title="fp", version=__version__,
                   description="Multimodal video fingerprinting: find copies of catalogue titles.")
