@@ -37,7 +37,7 @@ from fp.index import index_catalogue
 ROOT = Path(__file__).resolve().parents[1]
 SUSPECTS = sorted((ROOT / "examples" / "suspects").glob("*.mp4"))
 ENCODER_FRAMES = 256
-"""Real frames (the catalogue's first) each encoder is timed on, in batches of the decoder's 32."""
+"""Real frames (the catalogue's first) each encoder is timed on, in batches of 32."""
 
 
 def load() -> str:

@@ -136,6 +136,21 @@ def test_finder_marks_only_the_frames_that_show_a_window(host, guest):
     assert [b is not None for b in marks] == [False] * 8 + [True] * 16
 
 
+def test_window_boxes_do_not_depend_on_how_the_stream_is_batched(host, guest):
+    """Each batch sees the first frames of the next: a run at a batch's end is judged with the
+    context a run inside it has."""
+    plain = frames_of("videollama_boat.mp4", 7)
+    stream = np.concatenate([host[:3], composite(host[3:17], guest[3:17], (30, 40, 140, 130)), plain])
+    whole = InsetFinder().boxes(stream)  # batched without what follows, a run of 8 was judged otherwise
+    assert any(b is not None for b in whole) and any(b is None for b in whole)
+    for size in (WINDOW, 2 * WINDOW):
+        finder = InsetFinder()
+        batched = [b for a in range(0, len(stream), size) for b in finder.boxes(stream[a:a + size], stream[a + size:])]
+        assert batched == whole
+    with pytest.raises(ValueError, match="multiple"):
+        InsetFinder().boxes(stream[:WINDOW - 1], stream[WINDOW - 1:])
+
+
 @pytest.mark.slow
 def test_copy_in_a_window_over_other_footage_is_matched(matcher, tmp_path):
     title, start, duration = "intel_car-detection.mp4", 8.0, 14.0

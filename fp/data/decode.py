@@ -35,6 +35,17 @@ against 0.835), but that trial decoded at 8/s, and the fps filter rounds frames 
 its own rate: sample k at 2/s shows the video at (k + 1/2) / 2 s, at 8/s at (k + 1/2) / 8 s, so
 its blends were centred 3/16 s off the catalogue's instants. `iter_frame_phases` moves
 timestamps instead, which keeps every phase on the 2/s rule; blending was not retried."""
+FRAME_BATCH = 8
+"""Frames (samples) per batch handed on to the encoders: 4 s of video at 2 samples/s, so that a
+file's encoding starts soon after its decoding and the two overlap. Interleaved runs on this
+machine (accuracy benchmark: 11 queries, 204 s; its catalogue, 15 titles, 505 s; three rounds),
+against 32: 9.9 s of compute per suspect minute against 11.5, indexing at 21.0x against 19.9x;
+a 14-minute title indexed at 24.3-27.9x against 24.4-24.6x. Starting at 8 and doubling to 32
+gave 10.9 s and 20.5x. The encoders run 2 % slower per frame at 8 than at 32 (74 against 76
+frames/s); 4 loses 10 %."""
+GPU_FRAME_BATCH = 32
+"""`FRAME_BATCH` when the encoders run on a GPU, which wants large batches (not measured: no GPU
+was lent; `bench/gpu.sh` times the encoders at batches of 64 to 256)."""
 AUDIO_TIMELINE = "aresample=min_comp=0.001:min_hard_comp=0.02"
 """Audio filter that keeps the decoded sound on the file's timestamps: where the samples and the
 timestamps part by more than 20 ms (pieces joined by stream copy, dropped packets, encoder
@@ -114,7 +125,7 @@ def iter_frames(
     size: int,
     *,
     honour_rotation: bool = True,
-    batch: int = 32,
+    batch: int = FRAME_BATCH,
 ) -> Iterator[np.ndarray]:
     """Yield batches of RGB frames, shape (n, size, size, 3) uint8, sampled at `fps`.
 
@@ -133,7 +144,7 @@ def iter_frame_phases(
     phases: int,
     *,
     honour_rotation: bool = True,
-    batch: int = 32,
+    batch: int = FRAME_BATCH,
 ) -> Iterator[np.ndarray]:
     """Yield batches of shape (phases, n, size, size, 3) from one decoding pass: phase 0 exactly
     as :func:`iter_frames` gives the frames, and frame k of phase p showing the video p / phases

@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from fp.config import Config
-from fp.data.decode import iter_audio, iter_frame_phases
+from fp.data.decode import FRAME_BATCH, GPU_FRAME_BATCH, iter_audio, iter_frame_phases
 from fp.data.probe import MediaInfo, probe
 from fp.data.subtitles import Cue, read_subtitles
 from fp.errors import MediaError
 from fp.fingerprint.audio import SAMPLE_RATE, AudioEncoder, loudness_db
-from fp.fingerprint.encoders import VisualEncoder
+from fp.fingerprint.encoders import VisualEncoder, pick_device
 from fp.fingerprint.projection import projected
 from fp.fingerprint.runtime import load_audio, load_visual, resolve_runtime
 from fp.fingerprint.text import load_text_encoder
 from fp.fingerprint.frames import blank_mask, border_boxes, content_aspects, fill_frames, shrink, tile_at_aspect
-from fp.fingerprint.insets import InsetFinder, crop_windows
+from fp.fingerprint.insets import CONTEXT, InsetFinder, crop_windows
 from fp.fingerprint.shots import build_shots, segment_shots
 from fp.fingerprint.types import PHASE, FeatureTrack, PictureVariant, QueryFingerprint, VideoFingerprint
 
@@ -73,6 +73,19 @@ def prefetch(items: Iterator, depth: int = 3) -> Iterator:
                 pass
 
 
+_END = object()
+
+
+def with_next(items: Iterable) -> Iterator[tuple]:
+    """Each item with the one after it (None after the last)."""
+    items = iter(items)
+    current = next(items, _END)
+    while current is not _END:
+        following = next(items, _END)
+        yield current, None if following is _END else following
+        current = following
+
+
 class Fingerprinter:
     """Turns media files into VideoFingerprints; holds the encoders, loaded once. `runtime`: where
     they run (see `fp.fingerprint.runtime.resolve_runtime`: by default $FP_RUNTIME, else torch on
@@ -97,6 +110,13 @@ class Fingerprinter:
     def runtime_used(self) -> str:
         """The runtime the picture encoder runs on: the one asked for, or torch after a fallback."""
         return self.visual.runtime
+
+    @property
+    def frame_batch(self) -> int:
+        """Samples per decoded batch: `GPU_FRAME_BATCH` when the encoders run on CUDA, else
+        `FRAME_BATCH` (see both)."""
+        on_gpu = self.runtime == "torch" and pick_device(self.device).type == "cuda"
+        return GPU_FRAME_BATCH if on_gpu else FRAME_BATCH
 
     @property
     def audio(self) -> AudioEncoder:
@@ -234,29 +254,36 @@ class Fingerprinter:
                     vecs[both] = mean / np.linalg.norm(mean, axis=1, keepdims=True)
                 vectors.setdefault(name, []).append(vecs)
 
-        for detailed, *detailed_later in prefetch(iter_frame_phases(
-                info, cfg.frame_rate, cfg.frame_size * detail, phases, honour_rotation=honour_rotation)):
+        def prepare(phased: np.ndarray, ahead: np.ndarray | None):
+            """A decoded batch (phases, n, ...) made ready for `encode`, in the decoding thread (so
+            that it overlaps the encoder's work): the variants' frames, what later phases reuse, the
+            empty frames, the picture's content mask per phase, where a window shows (None without
+            `insets`). `ahead`: the next batch (None after the last), whose first frames the window
+            finder sees as context."""
+            detailed, *detailed_later = phased
             frames, later = shrink(detailed, detail), [shrink(f, detail) for f in detailed_later]
             bars = border_boxes(frames)
             filled = fill_frames(frames, bars)
-            valid.append(~blank_mask(filled, cfg.blank_std, cfg.plain_share))
+            ok = ~blank_mask(filled, cfg.blank_std, cfg.plain_share)
             batch = {"picture": filled}
-            empty = {"picture": ~valid[-1]}
+            empty = {"picture": ~ok}
+            ok_later = []
+            shown = None
             moved = [np.abs(frames_p.astype(np.int16) - frames).mean(axis=(1, 2, 3)) >= SAME_PICTURE_DIFFERENCE
                      for frames_p in later]
             reuse = {f"picture {PHASE} {p}": ("picture", moved[p - 1]) for p in range(1, phases)}
             for p, frames_p in enumerate(later, 1):
                 batch[f"picture {PHASE} {p}"] = fill_frames(frames_p)
-                valid_later[p].append(~blank_mask(batch[f"picture {PHASE} {p}"], cfg.blank_std, cfg.plain_share))
-                empty[f"picture {PHASE} {p}"] = ~valid_later[p][-1]
+                ok_later.append(~blank_mask(batch[f"picture {PHASE} {p}"], cfg.blank_std, cfg.plain_share))
+                empty[f"picture {PHASE} {p}"] = ~ok_later[-1]
             if portrait_aspect:
                 aspects = content_aspects(bars, display_aspect)
                 portrait = aspects <= portrait_aspect
                 if portrait.any():
                     for name in [name for name in batch if name.startswith("picture")]:
-                        shown = np.zeros_like(batch[name])
-                        shown[portrait] = tile_at_aspect(batch[name][portrait], aspects[portrait])
-                        batch[f"{TILED} {name}"] = shown
+                        tiles = np.zeros_like(batch[name])
+                        tiles[portrait] = tile_at_aspect(batch[name][portrait], aspects[portrait])
+                        batch[f"{TILED} {name}"] = tiles
                         empty[f"{TILED} {name}"] = ~portrait | empty[name]
                         if name in reuse:
                             reuse[f"{TILED} {name}"] = (f"{TILED} {reuse[name][0]}", reuse[name][1])
@@ -264,20 +291,30 @@ class Fingerprinter:
                 batch["untagged"] = np.ascontiguousarray(np.rot90(filled, turns, axes=(1, 2)))
                 empty["untagged"] = empty["picture"]
             if finder is not None:
-                boxes = finder.boxes(frames)
+                boxes = finder.boxes(frames, None if ahead is None else shrink(ahead[0, :CONTEXT], detail))
                 shown = np.array([b is not None for b in boxes])
                 kept = [b for b in boxes if b]
                 windows = crop_windows(detailed[shown], kept, cfg.frame_size, detail)
                 content = ~blank_mask(windows, cfg.blank_std, cfg.plain_share)
                 shown[shown] = content
-                in_window.append(shown)
                 batch["window"] = windows[content]
                 for p, frames_p in enumerate(detailed_later, 1):  # the window stays put between two samples
                     batch[f"window {PHASE} {p}"] = crop_windows(
                         frames_p[shown], [b for b, c in zip(kept, content) if c], cfg.frame_size, detail)
                     reuse[f"window {PHASE} {p}"] = ("window", moved[p - 1][shown])
+            return batch, reuse, empty, ok, ok_later, shown, len(frames)
+
+        decoding = iter_frame_phases(info, cfg.frame_rate, cfg.frame_size * detail, phases,
+                                     honour_rotation=honour_rotation, batch=self.frame_batch)
+        for batch, reuse, empty, ok, ok_later, shown, n in prefetch(
+                prepare(phased, ahead) for phased, ahead in with_next(decoding)):
+            valid.append(ok)
+            for p, mask in enumerate(ok_later, 1):
+                valid_later[p].append(mask)
+            if shown is not None:
+                in_window.append(shown)
             encode(batch, reuse, empty)
-            decoded += len(frames)
+            decoded += n
             if on_progress:
                 on_progress(min(decoded * step, info.duration))
         if decoded == 0:

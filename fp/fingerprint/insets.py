@@ -260,24 +260,31 @@ class InsetFinder:
     """Finds windows over a stream of frames, batch by batch, judging every run of WINDOW frames
     on its own (a short last run borrows the frames before it) and within its neighbours: a
     blurred fill's first (a step-edge search may take a box inside its window: the window's own
-    black bars, a picture framed in it), else a picture-in-picture's (`find_window`)."""
+    black bars, a picture framed in it), else a picture-in-picture's (`find_window`). Runs start
+    every WINDOW frames from the stream's first; batches of a multiple of WINDOW frames, each
+    given the first frames of the next (`ahead`), find the boxes one batch of the whole stream
+    finds."""
 
     def __init__(self) -> None:
         self._recent = np.zeros((0, 0, 0), np.float32)
 
-    def boxes(self, frames: np.ndarray) -> list[Box | None]:
-        """The window shown in each of `frames` (n, S, S, 3), None where there is none."""
+    def boxes(self, frames: np.ndarray, ahead: np.ndarray | None = None) -> list[Box | None]:
+        """The window shown in each of `frames` (n, S, S, 3), None where there is none; `ahead`:
+        the frames that follow them (CONTEXT are used), None or empty at the stream's end."""
+        if ahead is not None and len(ahead) and len(frames) % WINDOW:
+            raise ValueError(f"a batch followed by more frames must hold a multiple of {WINDOW} frames")
         grey = frames.astype(np.float32).mean(axis=-1)
-        seen = np.concatenate([self._recent, grey]) if len(self._recent) else grey
-        lead = len(seen) - len(grey)
+        after = ahead[:CONTEXT].astype(np.float32).mean(axis=-1) if ahead is not None and len(ahead) else grey[:0]
+        seen = np.concatenate([part for part in (self._recent, grey, after) if len(part)])
+        lead, stop = len(self._recent), len(self._recent) + len(grey)
         out: list[Box | None] = []
-        for a in range(lead, len(seen), WINDOW):
-            end = min(a + WINDOW, len(seen))
+        for a in range(lead, stop, WINDOW):
+            end = min(a + WINDOW, stop)
             run, wider = seen[max(0, end - WINDOW):end], seen[max(0, a - CONTEXT):end + CONTEXT]
             steps = persistent_steps(run)
             box = find_fill(run, steps) or find_window(run, steps) or find_window(wider)
             out += [box] * (end - a)
-        self._recent = seen[-(WINDOW - 1):]
+        self._recent = seen[:stop][-(WINDOW - 1):]
         return out
 
 
