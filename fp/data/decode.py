@@ -36,13 +36,13 @@ its own rate: sample k at 2/s shows the video at (k + 1/2) / 2 s, at 8/s at (k +
 its blends were centred 3/16 s off the catalogue's instants. `iter_frame_phases` moves
 timestamps instead, which keeps every phase on the 2/s rule; blending was not retried."""
 FRAME_BATCH = 8
-"""Frames (samples) per batch handed on to the encoders: 4 s of video at 2 samples/s, so that a
-file's encoding starts soon after its decoding and the two overlap. Interleaved runs on this
-machine (accuracy benchmark: 11 queries, 204 s; its catalogue, 15 titles, 505 s; three rounds),
-against 32: 9.9 s of compute per suspect minute against 11.5, indexing at 21.0x against 19.9x;
-a 14-minute title indexed at 24.3-27.9x against 24.4-24.6x. Starting at 8 and doubling to 32
-gave 10.9 s and 20.5x. The encoders run 2 % slower per frame at 8 than at 32 (74 against 76
-frames/s); 4 loses 10 %."""
+"""Frames (samples) per batch handed on to the encoders on the CPU: 4 s of video at 2 samples/s,
+so that a file's encoding starts soon after its decoding and the two overlap. Interleaved runs
+in one process on an AVX2 machine, against 32: 46 of the accuracy benchmark's queries (735 s),
+two rounds, 11.6-11.7 s of compute per suspect minute against 12.4; its catalogue (15 titles,
+505 s), three rounds, indexing at 21.0x against 19.9x on average; a 14-minute title at
+24.3-27.9x against 24.4-24.6x. Starting at 8 and doubling up to 32 gained about half as much.
+The encoders run 2 % slower per frame at 8 than at 32 (74 against 76 frames/s); 4 loses 10 %."""
 GPU_FRAME_BATCH = 32
 """`FRAME_BATCH` when the encoders run on a GPU, which wants large batches (not measured: no GPU
 was lent; `bench/gpu.sh` times the encoders at batches of 64 to 256)."""
