@@ -151,6 +151,12 @@ def test_window_boxes_do_not_depend_on_how_the_stream_is_batched(host, guest):
         InsetFinder().boxes(stream[:WINDOW - 1], stream[WINDOW - 1:])
 
 
+def test_decoding_batches_are_whole_runs_of_the_window_finder():
+    from fp.data.decode import FRAME_BATCH, GPU_FRAME_BATCH
+
+    assert FRAME_BATCH % WINDOW == 0 and GPU_FRAME_BATCH % WINDOW == 0
+
+
 @pytest.mark.slow
 def test_copy_in_a_window_over_other_footage_is_matched(matcher, tmp_path):
     title, start, duration = "intel_car-detection.mp4", 8.0, 14.0

@@ -42,7 +42,8 @@ in one process on an AVX2 machine, against 32: 46 of the accuracy benchmark's qu
 two rounds, 11.6-11.7 s of compute per suspect minute against 12.4; its catalogue (15 titles,
 505 s), three rounds, indexing at 21.0x against 19.9x on average; a 14-minute title at
 24.3-27.9x against 24.4-24.6x. Starting at 8 and doubling up to 32 gained about half as much.
-The encoders run 2 % slower per frame at 8 than at 32 (74 against 76 frames/s); 4 loses 10 %."""
+The encoders run 2 % slower per frame at 8 than at 32 (74 against 76 frames/s); 4 loses 10 %.
+Batches are whole runs of the window finder (a multiple of `fp.fingerprint.insets.WINDOW`)."""
 GPU_FRAME_BATCH = 32
 """`FRAME_BATCH` when the encoders run on a GPU, which wants large batches (not measured: no GPU
 was lent; `bench/gpu.sh` times the encoders at batches of 64 to 256)."""

@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import faiss
@@ -70,21 +69,18 @@ class TorchFlatSearch:
         import torch
 
         with torch.inference_mode():
-            return self._search(torch, queries, k)
-
-    def _search(self, torch, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        q = torch.from_numpy(np.ascontiguousarray(queries, np.float32)).to(self.device)
-        best_sims = torch.full((len(q), 0), -math.inf, device=self.device)
-        best_rows = torch.zeros((len(q), 0), dtype=torch.int64, device=self.device)
-        for lo in range(0, len(self.vectors), self.chunk_rows):
-            chunk = self.vectors[lo:lo + self.chunk_rows]
-            sims, rows = torch.topk(q @ chunk.T, min(k, len(chunk)), dim=1)
-            best_sims = torch.cat([best_sims, sims], 1)
-            best_rows = torch.cat([best_rows, rows + lo], 1)
-            if best_sims.shape[1] > k:
-                best_sims, keep = torch.topk(best_sims, k, dim=1)
-                best_rows = torch.gather(best_rows, 1, keep)
-        return best_sims.cpu().numpy(), self.ids[best_rows].cpu().numpy()
+            q = torch.from_numpy(np.ascontiguousarray(queries, np.float32)).to(self.device)
+            best_sims = torch.full((len(q), 0), -math.inf, device=self.device)
+            best_rows = torch.zeros((len(q), 0), dtype=torch.int64, device=self.device)
+            for lo in range(0, len(self.vectors), self.chunk_rows):
+                chunk = self.vectors[lo:lo + self.chunk_rows]
+                sims, rows = torch.topk(q @ chunk.T, min(k, len(chunk)), dim=1)
+                best_sims = torch.cat([best_sims, sims], 1)
+                best_rows = torch.cat([best_rows, rows + lo], 1)
+                if best_sims.shape[1] > k:
+                    best_sims, keep = torch.topk(best_sims, k, dim=1)
+                    best_rows = torch.gather(best_rows, 1, keep)
+            return best_sims.cpu().numpy(), self.ids[best_rows].cpu().numpy()
 
 
 class VectorIndex:
