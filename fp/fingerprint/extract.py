@@ -6,6 +6,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 import numpy as np
 
@@ -71,6 +72,23 @@ def prefetch(items: Iterator, depth: int = 3) -> Iterator:
                 box.get(timeout=0.1)
             except queue.Empty:
                 pass
+
+
+class PreparedBatch(NamedTuple):
+    """A decoded batch made ready for encoding (`Fingerprinter.visual_tracks`)."""
+
+    variants: dict[str, np.ndarray]
+    """Frames per picture variant."""
+    reuse: dict[str, tuple[str, np.ndarray]]
+    """Per later phase: the variant whose vectors it takes, and which of its frames moved."""
+    empty: dict[str, np.ndarray]
+    """Per variant: its frames without content, which are not encoded."""
+    content: np.ndarray
+    """The picture's frames with content."""
+    content_later: list[np.ndarray]
+    """The same for each later phase."""
+    in_window: np.ndarray | None
+    """Frames showing a window (None when windows are not looked for)."""
 
 
 _END = object()
@@ -254,12 +272,10 @@ class Fingerprinter:
                     vecs[both] = mean / np.linalg.norm(mean, axis=1, keepdims=True)
                 vectors.setdefault(name, []).append(vecs)
 
-        def prepare(phased: np.ndarray, ahead: np.ndarray | None):
+        def prepare(phased: np.ndarray, ahead: np.ndarray | None) -> PreparedBatch:
             """A decoded batch (phases, n, ...) made ready for `encode`, in the decoding thread (so
-            that it overlaps the encoder's work): the variants' frames, what later phases reuse, the
-            empty frames, the picture's content mask per phase, where a window shows (None without
-            `insets`). `ahead`: the next batch (None after the last), whose first frames the window
-            finder sees as context."""
+            that it overlaps the encoder's work). `ahead`: the next batch (None after the last),
+            whose first frames the window finder sees as context."""
             detailed, *detailed_later = phased
             frames, later = shrink(detailed, detail), [shrink(f, detail) for f in detailed_later]
             bars = border_boxes(frames)
@@ -302,19 +318,18 @@ class Fingerprinter:
                     batch[f"window {PHASE} {p}"] = crop_windows(
                         frames_p[shown], [b for b, c in zip(kept, content) if c], cfg.frame_size, detail)
                     reuse[f"window {PHASE} {p}"] = ("window", moved[p - 1][shown])
-            return batch, reuse, empty, ok, ok_later, shown, len(frames)
+            return PreparedBatch(batch, reuse, empty, ok, ok_later, shown)
 
         decoding = iter_frame_phases(info, cfg.frame_rate, cfg.frame_size * detail, phases,
                                      honour_rotation=honour_rotation, batch=self.frame_batch)
-        for batch, reuse, empty, ok, ok_later, shown, n in prefetch(
-                prepare(phased, ahead) for phased, ahead in with_next(decoding)):
-            valid.append(ok)
-            for p, mask in enumerate(ok_later, 1):
+        for ready in prefetch(prepare(phased, ahead) for phased, ahead in with_next(decoding)):
+            valid.append(ready.content)
+            for p, mask in enumerate(ready.content_later, 1):
                 valid_later[p].append(mask)
-            if shown is not None:
-                in_window.append(shown)
-            encode(batch, reuse, empty)
-            decoded += n
+            if ready.in_window is not None:
+                in_window.append(ready.in_window)
+            encode(ready.variants, ready.reuse, ready.empty)
+            decoded += len(ready.content)
             if on_progress:
                 on_progress(min(decoded * step, info.duration))
         if decoded == 0:
