@@ -34,7 +34,8 @@ import torch
 from bench.projection import average_precision
 from fp.fingerprint import visual_augment
 from fp.fingerprint.runtime import load_visual, resolve_runtime
-from fp.fingerprint.visual_head import head_config, is_head, load_head
+from fp.fingerprint.visual_head import head_config, load_head
+from fp.fingerprint.trained import is_head
 from fp.fingerprint.visual_train import HELD_OUT, MEDIA, decode_frames, prepare
 
 NATURAL = {"bower_bbb_480p_30s.mp4": "moviepy_big_buck_bunny_0_30.webm",

@@ -12,6 +12,7 @@ import pytest
 from conftest import VIDEO
 from fp.config import Config
 from fp.data.edits import Clip, pirate
+from fp.index.store import IndexStore
 
 
 def fp(*args, cwd=None):
@@ -80,16 +81,22 @@ def test_indexing_a_catalogue_with_bad_files_keeps_good_titles(tmp_path, bad_inp
                      listed.stdout)
 
 
-def test_commands_that_only_read_the_index_start_without_the_encoders(index_dir):
-    """`fp list`, `info`, `history` and `--help` never import torch or ONNX Runtime (seconds of
-    start-up each)."""
+def test_commands_that_only_read_the_index_start_without_the_encoders(index_dir, tmp_path):
+    """`fp list`, `info`, `history`, `remove` and `--help` never import torch or ONNX Runtime
+    (seconds of start-up each)."""
+    copy = tmp_path / "index"
+    shutil.copytree(index_dir, copy)
+    with IndexStore.open(copy) as store:
+        title = store.titles()[0].title_id
     code = ("import sys; from typer.testing import CliRunner; from fp.cli.main import app; "
             "runs = [CliRunner().invoke(app, args) for args in "
             "(['list', '--index', sys.argv[1]], ['info', '--index', sys.argv[1]], "
-            "['history', '--index', sys.argv[1]], ['--help'])]; "
+            "['history', '--index', sys.argv[1]], ['remove', sys.argv[2], '--index', sys.argv[1]], ['--help'])]; "
             "print([r.exit_code for r in runs], [m for m in ('torch', 'onnxruntime', 'open_clip') if m in sys.modules])")
-    done = subprocess.run([sys.executable, "-c", code, str(index_dir)], capture_output=True, text=True, timeout=600)
-    assert done.stdout.strip() == "[0, 0, 0, 0] []", done.stdout + done.stderr
+    done = subprocess.run([sys.executable, "-c", code, str(copy), title], capture_output=True, text=True, timeout=600)
+    assert done.stdout.strip() == "[0, 0, 0, 0, 0] []", done.stdout + done.stderr
+    with IndexStore.open(copy) as store:
+        assert title not in {t.title_id for t in store.titles()}
 
 
 def test_match_json_contract_and_exit_codes(index_dir, tmp_path):

@@ -18,6 +18,7 @@ from fp.fingerprint import runtime
 from fp.fingerprint.audio import SAMPLE_RATE, AudioEncoder
 from fp.fingerprint.encoders import VisualEncoder, load_visual_encoder
 from fp.fingerprint.extract import Fingerprinter
+from fp.fingerprint.trained import file_digest
 
 ENCODER = "efficientnet_lite0"
 ONNX_TOLERANCE = 1e-4
@@ -127,7 +128,7 @@ def test_a_bad_int8_export_costs_one_line_and_falls_back_to_torch(tmp_path, monk
     else:  # right checksum, not a model
         model.write_bytes(b"not an onnx model")
         note = shipped / export.manifest_name
-        note.write_text(json.dumps({**json.loads(note.read_text()), "sha256": runtime.file_digest([model])}))
+        note.write_text(json.dumps({**json.loads(note.read_text()), "sha256": file_digest([model])}))
     monkeypatch.setattr(runtime, "shipped_dir", lambda: shipped)
     with caplog.at_level(logging.WARNING, logger="fp"):
         encoder = runtime.load_visual(ENCODER, "onnx-int8")

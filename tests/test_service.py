@@ -1,9 +1,7 @@
 """The HTTP service, started on loopback and used with a real HTTP client."""
 
-import socket
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
@@ -12,28 +10,14 @@ from conftest import VIDEO
 from fp.data.edits import Clip, pirate
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def serve(index_dir, *extra):
-    port = free_port()
+    """A server on a free port of the loopback, and its address once it listens."""
     proc = subprocess.Popen([sys.executable, "-m", "fp", "-q", "serve", "--index", str(index_dir), "--host",
-                             "127.0.0.1", "--port", str(port), *map(str, extra)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stderr.read().decode()
-        try:
-            if httpx.get(url + "/healthz", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.TransportError:
-            time.sleep(0.3)
-    proc.kill()
-    raise AssertionError("server did not start")
+                             "127.0.0.1", "--port", "0", *map(str, extra)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()  # the listening line; end of file if the server stopped
+    assert line.startswith("listening on http://127.0.0.1:"), line or proc.stderr.read()
+    return proc, line.split()[-1]
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +60,14 @@ def test_titles_health_and_openapi(server):
     assert httpx.get(server + "/healthz", timeout=30).json()["status"] == "ok"
     spec = httpx.get(server + "/openapi.json", timeout=30).json()
     assert {"/match", "/titles", "/runs/{run_id}", "/runs/{run_id}/report", "/healthz"} <= set(spec["paths"])
+
+
+def test_a_port_in_use_is_one_error_line(server, index_dir):
+    taken = server.rsplit(":", 1)[1]
+    busy = subprocess.run([sys.executable, "-m", "fp", "serve", "--index", str(index_dir), "--port", taken],
+                          capture_output=True, text=True, timeout=600)
+    assert busy.returncode == 2 and busy.stderr.count("\n") == 1, busy.stderr
+    assert busy.stderr.startswith(f"error: cannot listen on 127.0.0.1:{taken}") and busy.stdout == ""
 
 
 def test_bad_and_oversized_uploads(server, tmp_path):

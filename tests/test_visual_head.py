@@ -17,7 +17,8 @@ from fp.config import Config
 from fp.errors import ConfigMismatchError
 from fp.fingerprint import visual_augment
 from fp.fingerprint.encoders import load_visual_encoder
-from fp.fingerprint.visual_head import SHIPPED_VISUAL, HeadConfig, head_files
+from fp.fingerprint.visual_head import HeadConfig
+from fp.fingerprint.trained import SHIPPED_VISUAL, trained_files
 from fp.fingerprint.visual_train import (MEDIA, BaseFrames, TrainConfig, decode_frames, encode_views, koleo, prepare,
                                          train, video_frames)
 from fp.matcher import Matcher
@@ -67,7 +68,7 @@ def test_koleo_ignores_the_frames_of_the_same_group():
 
 
 def test_the_shipped_head_reproduces_its_stored_embedding_offline():
-    weights, meta = head_files(SHIPPED_VISUAL)
+    weights, meta = trained_files(SHIPPED_VISUAL)
     assert weights.is_file() and meta.is_file()
     ref = json.loads(meta.read_text())["reference"]
     frames = decode_frames(MEDIA / ref["video"], fps=ref["frames_per_second"], limit=ref["frame"] + 1)
@@ -106,7 +107,7 @@ def test_the_accuracy_benchmark_measures_only_clips_the_head_never_trained_on():
     from fp.fingerprint.visual_train import HELD_OUT
 
     assert set(CATALOGUE) | {copy for copy, _ in NATURAL} <= set(HELD_OUT)
-    trained = json.loads(head_files(SHIPPED_VISUAL)[1].read_text())["data"]["videos"]
+    trained = json.loads(trained_files(SHIPPED_VISUAL)[1].read_text())["data"]["videos"]
     assert not set(trained) & set(HELD_OUT)
 
 
@@ -116,7 +117,7 @@ def test_an_index_refuses_other_weights_under_the_same_encoder_name(tmp_path):
     from fp.index.store import IndexStore
 
     head = tmp_path / "head.safetensors"
-    weights, meta = head_files(SHIPPED_VISUAL)
+    weights, meta = trained_files(SHIPPED_VISUAL)
     head.write_bytes(weights.read_bytes())
     head.with_suffix(".json").write_text(meta.read_text())
     cfg = dataclasses.replace(Config(), visual_encoder=str(head))

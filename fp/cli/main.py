@@ -356,13 +356,17 @@ def remove(title_id: str = typer.Argument(..., help="A title id from `fp list`."
 @app.command()
 def serve(index_dir: Path = INDEX_OPTION,
           host: str = typer.Option("127.0.0.1", help="Address to listen on."),
-          port: int = typer.Option(8000, help="Port to listen on."),
+          port: int = typer.Option(8000, min=0, max=65535, help="Port to listen on (0: any free port; the "
+                                   "address is printed once it listens)."),
           max_upload_mb: int = typer.Option(2048, help="Largest accepted upload, in MiB."),
           timeout: float = typer.Option(900.0, help="Longest time one match may take, in seconds."),
           policy_file: Path = POLICY_OPTION,
           runtime: str = RUNTIME_OPTION,
           settings: list[str] = SETTINGS_OPTION) -> None:
-    """Serve the HTTP API (POST /match, GET /titles, /runs/{id}, /runs/{id}/report, /healthz)."""
+    """Serve the HTTP API (POST /match, GET /titles, /runs/{id}, /runs/{id}/report, /healthz).
+    Prints `listening on URL` once the port accepts connections."""
+    import socket
+
     import uvicorn
 
     from fp.service import create_app
@@ -373,7 +377,15 @@ def serve(index_dir: Path = INDEX_OPTION,
                           settings=settings, runtime=runtime)
     except FPError as exc:
         raise fail(str(exc)) from None
-    uvicorn.run(app_, host=host, port=port, log_level="warning" if State.quiet else "info")
+    ipv6 = ":" in host
+    try:  # bound here, so that the address printed is one that already queues connections
+        sock = socket.create_server((host, port), family=socket.AF_INET6 if ipv6 else socket.AF_INET)
+    except OSError as exc:
+        raise fail(f"cannot listen on {host}:{port} ({exc.strerror or exc})") from None
+    port = sock.getsockname()[1]
+    print(f"listening on http://{f'[{host}]' if ipv6 else host}:{port}", flush=True)
+    config = uvicorn.Config(app_, host=host, port=port, log_level="warning" if State.quiet else "info")
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 @app.command()

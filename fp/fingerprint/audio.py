@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,7 @@ import torchaudio
 from torch import nn
 
 from fp.errors import FPError
+from fp.fingerprint.trained import trained_files
 
 SAMPLE_RATE = 16000
 SHIPPED = "fp-audio-v1"
@@ -74,10 +74,6 @@ class AudioNet(nn.Module):
         return F.normalize(self.head(x), dim=1)
 
 
-def weights_dir() -> Path:
-    return Path(str(resources.files("fp.fingerprint") / "weights"))
-
-
 def save_audio_model(model: AudioNet, cfg: AudioNetConfig, path: Path, extra: dict) -> None:
     """Weights as safetensors plus a JSON with the architecture and how they were trained."""
     from safetensors.torch import save_file
@@ -87,18 +83,11 @@ def save_audio_model(model: AudioNet, cfg: AudioNetConfig, path: Path, extra: di
     path.with_suffix(".json").write_text(json.dumps({"architecture": asdict(cfg), **extra}, indent=1) + "\n")
 
 
-def model_files(name: str = SHIPPED) -> tuple[Path, Path]:
-    """The weights (`.safetensors`) and description (`.json`) of audio model `name`: the shipped
-    model's name or a path to a `.safetensors` file."""
-    path = Path(name) if name.endswith(".safetensors") else weights_dir() / f"{name}.safetensors"
-    return path, path.with_suffix(".json")
-
-
 def load_audio_model(name: str = SHIPPED) -> tuple[AudioNet, AudioNetConfig]:
     """`name` is the shipped model's name or a path to a `.safetensors` file with its `.json`."""
     from safetensors.torch import load_file
 
-    path, meta = model_files(name)
+    path, meta = trained_files(name)
     if not path.is_file() or not meta.is_file():
         raise FPError(f"audio model {name!r} not found (expected {path} and {meta.name})")
     cfg = AudioNetConfig(**json.loads(meta.read_text())["architecture"])

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import random
 import subprocess
 import sys
 import tempfile
@@ -29,7 +28,8 @@ from fp.data.decode import decode_audio
 from fp.data.edits import write_wav
 from fp.data.probe import probe, require_tool
 from fp.errors import FPError
-from fp.fingerprint.audio import SAMPLE_RATE, SHIPPED, AudioNet, AudioNetConfig, save_audio_model, weights_dir
+from fp.fingerprint.audio import SAMPLE_RATE, SHIPPED, AudioNet, AudioNetConfig, save_audio_model
+from fp.fingerprint.trained import weights_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "media"

@@ -30,6 +30,7 @@ from fp.errors import FPError
 from fp.fingerprint import runtime
 from fp.fingerprint.audio import load_audio_model
 from fp.fingerprint.encoders import EfficientNetLiteEncoder, EmbeddingNet, load_visual_encoder
+from fp.fingerprint.trained import file_digest
 
 OPSET = 17
 MEDIA = Path(__file__).resolve().parents[3] / "shared" / "media" / "video"
@@ -69,7 +70,7 @@ def _export(module: torch.nn.Module, example: torch.Tensor, path: Path, input_na
 
 def _publish(model: Path, path: Path, sources: tuple[Path, ...], **extra) -> None:
     """Move `model` to `path` and write its JSON (checksums first, then `extra`)."""
-    manifest = {"sha256": runtime.file_digest([model]), "source_sha256": runtime.file_digest(sources),
+    manifest = {"sha256": file_digest([model]), "source_sha256": file_digest(sources),
                 "sources": [p.name for p in sources], **extra}
     note = model.with_name(path.name + ".json")
     note.write_text(json.dumps(manifest, indent=1) + "\n")

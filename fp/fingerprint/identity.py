@@ -10,14 +10,13 @@ from pathlib import Path
 
 from fp.config import Config
 from fp.errors import ConfigMismatchError
+from fp.fingerprint.trained import file_digest, is_head, trained_files
 
 DIGEST_CHARS = 16
 """Hex characters of the SHA-256 of a weights file kept as its digest."""
 
 
 def _digest(path: Path) -> str:
-    from fp.fingerprint.runtime import file_digest
-
     try:
         return file_digest([path])[:DIGEST_CHARS]
     except OSError:
@@ -28,14 +27,11 @@ def model_digests(config: Config) -> dict[str, str]:
     """Digest of the trained weights behind each of `config`'s encoders that has them (fp's own
     picture head and audio encoder), by encoder name. Networks with published weights (the
     EfficientNet trunk, open_clip models) are fixed by their names and pinned packages."""
-    from fp.fingerprint import audio
-    from fp.fingerprint.visual_head import head_files, is_head
-
     out = {}
     if is_head(config.visual_encoder):
-        out[config.visual_encoder] = _digest(head_files(config.visual_encoder)[0])
+        out[config.visual_encoder] = _digest(trained_files(config.visual_encoder)[0])
     if config.audio_encoder:
-        out[config.audio_encoder] = _digest(audio.model_files(config.audio_encoder)[0])
+        out[config.audio_encoder] = _digest(trained_files(config.audio_encoder)[0])
     return out
 
 

@@ -19,7 +19,6 @@ encoder falls back to torch.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -32,7 +31,8 @@ import torch.nn.functional as F
 
 from fp.errors import FPError
 from fp.fingerprint import audio, encoders
-from fp.fingerprint.visual_head import HeadEncoder, head_config, is_head
+from fp.fingerprint.visual_head import HeadEncoder, head_config
+from fp.fingerprint.trained import file_digest, is_head, trained_files, weights_dir
 
 RUNTIMES = ("torch", "onnx", "onnx-int8")
 """`torch`: PyTorch eager (float16 on CUDA); `onnx`: ONNX Runtime on the CPU, float32;
@@ -112,16 +112,6 @@ def cache_dir() -> Path:
     return Path(root) / "onnx"
 
 
-def file_digest(paths: list[Path] | tuple[Path, ...]) -> str:
-    """SHA-256 over the bytes of `paths`, in order."""
-    digest = hashlib.sha256()
-    for path in paths:
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
-
-
 def visual_export(name: str, int8: bool) -> Export | None:
     """The export of picture encoder `name` (None: fp does not export that encoder)."""
     sources = encoders.weight_files(name)
@@ -131,7 +121,7 @@ def visual_export(name: str, int8: bool) -> Export | None:
 
 
 def audio_export(name: str) -> Export:
-    weights, meta = audio.model_files(name)
+    weights, meta = trained_files(name)
     return Export(f"{weights.stem}.onnx", (weights, meta))
 
 
@@ -157,7 +147,7 @@ def problem(path: Path, export: Export) -> str | None:
 
 def shipped_dir() -> Path:
     """Where shipped exports live (the package's `weights/`)."""
-    return audio.weights_dir()
+    return weights_dir()
 
 
 def locate(export: Export, build) -> Path:
@@ -269,7 +259,7 @@ def load_visual(name: str, runtime: str, device: str | None = None):
 def load_audio(name: str, runtime: str, device: str | None = None) -> audio.AudioEncoder:
     """Audio encoder `name`: through ONNX Runtime for the onnx runtimes, else torch (after one
     warning line when its export cannot be had or loaded)."""
-    if runtime == "torch" or not audio.model_files(name)[0].is_file():  # torch says what is missing
+    if runtime == "torch" or not trained_files(name)[0].is_file():  # torch says what is missing
         return audio.AudioEncoder(name, device)
     from fp.fingerprint.export import export_audio
 

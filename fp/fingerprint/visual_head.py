@@ -19,9 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fp.errors import FPError
-from fp.fingerprint.audio import weights_dir
-
-SHIPPED_VISUAL = "fp-visual-v1"
+from fp.fingerprint.trained import trained_files
 
 
 @dataclass(frozen=True)
@@ -55,20 +53,8 @@ class CopyHead(nn.Module):
         return F.normalize(self.unnormalised(x), dim=1)
 
 
-def head_files(name: str) -> tuple[Path, Path]:
-    """The weights (`.safetensors`) and description (`.json`) of head `name`: a shipped head's
-    name or a path to a `.safetensors` file."""
-    path = Path(name) if name.endswith(".safetensors") else weights_dir() / f"{name}.safetensors"
-    return path, path.with_suffix(".json")
-
-
-def is_head(name: str) -> bool:
-    """Whether picture encoder `name` is a trained head over a trunk (rather than a network)."""
-    return name == SHIPPED_VISUAL or (name.endswith(".safetensors") and not name.startswith("clip:"))
-
-
 def head_config(name: str) -> HeadConfig:
-    _, meta = head_files(name)
+    _, meta = trained_files(name)
     try:
         return HeadConfig(**json.loads(meta.read_text())["architecture"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -79,7 +65,7 @@ def load_head(name: str) -> tuple[CopyHead, HeadConfig]:
     from safetensors.torch import load_file
 
     cfg = head_config(name)
-    path, _ = head_files(name)
+    path, _ = trained_files(name)
     model = CopyHead(cfg)
     try:
         model.load_state_dict(load_file(str(path)))

@@ -44,9 +44,9 @@ from PIL import Image
 
 from fp.data.probe import require_tool
 from fp.fingerprint import visual_augment
-from fp.fingerprint.audio import weights_dir
+from fp.fingerprint.trained import SHIPPED_VISUAL, weights_dir
 from fp.fingerprint.frames import blank_mask, fill_frames
-from fp.fingerprint.visual_head import SHIPPED_VISUAL, CopyHead, HeadConfig, save_head
+from fp.fingerprint.visual_head import CopyHead, HeadConfig, save_head
 
 ROOT = Path(__file__).resolve().parents[2]
 MEDIA = ROOT.parent / "shared" / "media" / "video"
