@@ -135,32 +135,34 @@ def test_fast_cut_copy_between_the_reference_samples_is_found(index_dir, matcher
         assert max(m.score for m in missed.matches if m.title_id == title) < best.score - 0.2
 
 
-def test_copy_at_the_end_of_a_long_upload_is_aligned_around_its_votes(matcher, tmp_path):
-    """A 2.6-minute upload of unrelated footage with a copy at its end: the copy's hypothesis knows
+def test_copy_at_the_end_of_a_long_upload_is_aligned_around_its_votes(index_dir, matcher, tmp_path):
+    """An upload of 78 s of unrelated footage with a copy at its end: the copy's hypothesis knows
     the stretch of the upload that voted for it, is aligned there and `align_context_seconds`
-    around it, not along the whole upload, and the copy comes out in place, as aligning the
-    whole upload finds it."""
+    (here 20) around it, not along the whole upload, and the copy comes out in place, as aligning
+    the whole upload finds it."""
     title, start, duration = "intel_car-detection.mp4", 8.0, 15.0
     filler = splice([Clip(str(VIDEO / "askany_yoga.mp4"), 0, 7), Clip(str(VIDEO / "videollama_boat.mp4"), 0, 6)],
                     tmp_path / "filler.mp4")
     copy = splice([Clip(str(VIDEO / title), start, duration)], tmp_path / "copy.mp4")
     listing = tmp_path / "pieces.txt"
-    listing.write_text(f"file '{filler}'\n" * 11 + f"file '{copy}'\n")
+    listing.write_text(f"file '{filler}'\n" * 6 + f"file '{copy}'\n")
     upload = tmp_path / "upload.mp4"
     subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "concat", "-safe", "0", "-i", str(listing),
                     "-c", "copy", str(upload)], check=True)
-    at = 11 * 13.0
-    query = matcher.fingerprinter.query_fingerprint(probe(upload), match=matcher.config)  # once, for both
-    [best] = matches_of(matcher.match_fingerprint(query), title)
-    assert best.query_start == pytest.approx(at, abs=1.0) and best.query_end == pytest.approx(at + duration, abs=1.0)
-    assert best.ref_start == pytest.approx(start, abs=1.0)
+    at = 6 * 13.0
+    near = Config(align_context_seconds=20.0)
+    with Matcher(index_dir, near, matcher.fingerprinter) as narrow:
+        query = narrow.fingerprinter.query_fingerprint(probe(upload), match=narrow.config)  # once, for both
+        [best] = matches_of(narrow.match_fingerprint(query), title)
+        assert best.query_start == pytest.approx(at, abs=1.0) and best.query_end == pytest.approx(at + duration, abs=1.0)
+        assert best.ref_start == pytest.approx(start, abs=1.0)
 
-    hyps = candidates(query, matcher.reader.neighbours, matcher.reader.modalities, matcher.scales, matcher.votes)
-    hyp = next(h for h in hyps if h.title_id == title and abs(h.offset - (start - at)) <= 2)
-    assert at - 7 <= hyp.query_start and hyp.query_end <= at + duration + 7
-    assert hyp.query_start - matcher.alignment.context > 60  # the first minute is never aligned
-    around = matcher._localise(query, hyp)
-    whole = matcher._localise(query, dataclasses.replace(hyp, query_start=0.0, query_end=math.inf))
+        hyps = candidates(query, narrow.reader.neighbours, narrow.reader.modalities, narrow.scales, narrow.votes)
+        hyp = next(h for h in hyps if h.title_id == title and abs(h.offset - (start - at)) <= 2)
+        assert at - 7 <= hyp.query_start and hyp.query_end <= at + duration + 7
+        assert hyp.query_start - narrow.alignment.context > 40  # the first 40 s are never aligned
+        around = narrow._localise(query, hyp)
+        whole = narrow._localise(query, dataclasses.replace(hyp, query_start=0.0, query_end=math.inf))
     assert [(s.query_start, s.query_end, s.ref_start, s.ref_end, s.score) for s in around] \
         == [(s.query_start, s.query_end, s.ref_start, s.ref_end, s.score) for s in whole]
     assert {len(v) for s in around for v in s.series.values.values()} \
