@@ -38,21 +38,24 @@ def long_index(tmp_path_factory, fingerprinter):
     return root / "idx", copy_suspect(root, planted_path), planted
 
 
-def test_a_copy_from_minute_40_of_a_60_minute_title_is_found_at_its_offset(long_index, fingerprinter):
-    index, copy, _ = long_index
-    with Matcher(index, fingerprinter=fingerprinter) as matcher:
-        report = matcher.match(copy)
+@pytest.fixture(scope="module")
+def copy_query(long_index, fingerprinter):
+    """The copy's query fingerprint, made once for the tests that match it."""
+    return fingerprinter.query_fingerprint(probe(long_index[1]))
+
+
+def test_a_copy_from_minute_40_of_a_60_minute_title_is_found_at_its_offset(long_index, copy_query, fingerprinter):
+    with Matcher(long_index[0], fingerprinter=fingerprinter) as matcher:
+        report = matcher.match_fingerprint(copy_query)
     assert [m.title_id for m in report.matches] == ["feature0"]
     m = report.matches[0]
     assert m.query_start == pytest.approx(0.0, abs=1.0)
     assert m.ref_start == pytest.approx(PLANT_MINUTE * 60 + COPY_CLIP[0] + m.query_start, abs=1.0)
 
 
-def test_windowed_reads_give_the_alignment_of_whole_track_reads(long_index, fingerprinter, monkeypatch):
-    index, copy, _ = long_index
-    with Matcher(index, fingerprinter=fingerprinter) as matcher:
-        query = fingerprinter.query_fingerprint(probe(copy))
-        windowed = matcher.match_fingerprint(query, min_score=0.0)
+def test_windowed_reads_give_the_alignment_of_whole_track_reads(long_index, copy_query, fingerprinter, monkeypatch):
+    with Matcher(long_index[0], fingerprinter=fingerprinter) as matcher:
+        windowed = matcher.match_fingerprint(copy_query, min_score=0.0)
         reads = []
         whole_tracks = matcher.reader.store.tracks
 
@@ -61,7 +64,7 @@ def test_windowed_reads_give_the_alignment_of_whole_track_reads(long_index, fing
             return whole_tracks(title_id)
 
         monkeypatch.setattr(matcher.reader, "window", whole)
-        assert matcher.match_fingerprint(query, min_score=0.0).matches == windowed.matches
+        assert matcher.match_fingerprint(copy_query, min_score=0.0).matches == windowed.matches
     assert windowed.matches and reads
     assert max(reads) < 0.05 * LONG_MINUTES * 60 * Config().frame_rate  # a window is not the title
 

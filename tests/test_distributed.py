@@ -10,6 +10,7 @@ import pytest
 
 from conftest import DATA, VIDEO
 from fp.config import Config
+from fp.data.probe import probe
 from fp.index import IndexStore, index_catalogue, index_catalogue_ray
 from fp.index.distributed import read_shard, write_shard
 from fp.matcher import Matcher
@@ -89,9 +90,9 @@ def test_ray_index_equals_local_index(small_catalogue, tmp_path, fingerprinter, 
     assert_same_index(local, distributed)
 
     # same answers to a query
-    query = VIDEO / "mdn_friday_hisgirlfriday.mp4"
     with Matcher(local, fingerprinter=fingerprinter) as ml, Matcher(distributed, fingerprinter=fingerprinter) as mr:
-        a, b = ml.match(query).to_dict(), mr.match(query).to_dict()
+        query = fingerprinter.query_fingerprint(probe(VIDEO / "mdn_friday_hisgirlfriday.mp4"), match=ml.config)
+        a, b = ml.match_fingerprint(query).to_dict(), mr.match_fingerprint(query).to_dict()
     assert [m["title_id"] for m in a["matches"]] == [m["title_id"] for m in b["matches"]] == [CLIPS[2]]
     assert a["matches"][0]["score"] == pytest.approx(b["matches"][0]["score"], abs=1e-3)
 

@@ -1,11 +1,13 @@
 """Encoder runtimes: ONNX exports against torch, int8 against float32, checksums and fallbacks,
 the CLI's --runtime and `fp info`, and indexes answering queries made on another runtime."""
 
+import fcntl
 import json
 import logging
 import shutil
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -198,3 +200,36 @@ def test_an_index_built_on_torch_answers_int8_queries(tmp_path):
         assert best.title_id == "moviepy_big_buck_bunny_0_30.webm" and best.decision == "match"
         scores[name] = best.score
     assert abs(scores["torch"] - scores["onnx-int8"]) < 0.02
+
+
+def test_processes_locating_a_missing_export_at_once_build_it_once(cache, tmp_path, monkeypatch):
+    """The export is built under a lock: one that finds it missing while another builds it waits,
+    then takes the other's file instead of building it again."""
+    source = tmp_path / "weights.bin"
+    source.write_bytes(b"weights")
+    export = runtime.Export("model.onnx", (source,))
+
+    def build(path):
+        path.write_bytes(b"model")
+        path.with_name(export.manifest_name).write_text(json.dumps(
+            {"sha256": file_digest([path]), "source_sha256": file_digest([source])}))
+
+    checked = threading.Event()
+    first_check = runtime.problem
+
+    def problem(path, export):
+        found = first_check(path, export)
+        checked.set()
+        return found
+
+    monkeypatch.setattr(runtime, "problem", problem)
+    built = []
+    cache.mkdir(parents=True)
+    with open(cache / f"{export.file}.lock", "a") as lock:  # another process, exporting
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        waiting = threading.Thread(target=lambda: built.append(runtime.locate(export, lambda p: built.append("again"))))
+        waiting.start()
+        checked.wait()  # it has found the export missing
+        build(cache / export.file)
+    waiting.join()
+    assert built == [cache / export.file]

@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from conftest import VIDEO
+from fp.config import Config
 from fp.index import IndexStore
 from fp.matcher import Matcher
 
@@ -55,6 +56,9 @@ KILL_PLAN = [kind for _ in TITLES[:2] for kind in ("title", "progress", "done")]
 """Every kind of kill point with no title committed and with one; the later titles are killed only
 once committed (each run costs a process start and the models' loading)."""
 
+QUICK_QUERY = Config(query_phases=1, query_mirrored=False)
+"""Whole titles matched as they are need neither later phases nor the mirror image."""
+
 
 def kill_at(catalogue, index, kind):
     """Run `fp -v index` and SIGKILL it as soon as it reports the event `kind`."""
@@ -78,7 +82,7 @@ def test_sigkill_at_progress_events_never_corrupts_the_index(catalogue, tmp_path
         assert titles >= seen  # committed titles stay committed
         if kind == "done":  # a title was just committed: it answers queries at once
             assert len(titles) == len(seen) + 1
-            with Matcher(index, fingerprinter=matcher.fingerprinter) as fresh:
+            with Matcher(index, QUICK_QUERY, fingerprinter=matcher.fingerprinter) as fresh:
                 (new,) = titles - seen
                 report = fresh.match(catalogue / new)
                 assert report.found and report.matches[0].title_id == new

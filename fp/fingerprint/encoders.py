@@ -183,16 +183,16 @@ def weight_files(name: str) -> list[Path] | None:
 
 def trunk_of(name: str) -> str:
     """The network picture encoder `name` runs: itself, or a trained head's trunk."""
-    from fp.fingerprint.visual_head import head_config
     from fp.fingerprint.trained import is_head
+    from fp.fingerprint.visual_head import head_config
 
     return head_config(name).trunk if is_head(name) else name
 
 
 def load_visual_encoder(name: str, device: str | None = None) -> VisualEncoder:
     """Build the encoder a configuration names (see module docstring)."""
-    from fp.fingerprint.visual_head import HeadEncoder, head_config
     from fp.fingerprint.trained import is_head
+    from fp.fingerprint.visual_head import HeadEncoder, head_config
 
     if is_head(name):
         return HeadEncoder(name, load_visual_encoder(head_config(name).trunk, device))

@@ -19,6 +19,7 @@ encoder falls back to torch.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -31,8 +32,8 @@ import torch.nn.functional as F
 
 from fp.errors import FPError
 from fp.fingerprint import audio, encoders
-from fp.fingerprint.visual_head import HeadEncoder, head_config
 from fp.fingerprint.trained import file_digest, is_head, trained_files, weights_dir
+from fp.fingerprint.visual_head import HeadEncoder, head_config
 
 RUNTIMES = ("torch", "onnx", "onnx-int8")
 """`torch`: PyTorch eager (float16 on CUDA); `onnx`: ONNX Runtime on the CPU, float32;
@@ -152,7 +153,8 @@ def shipped_dir() -> Path:
 
 def locate(export: Export, build) -> Path:
     """A verified file for `export`: the shipped one, else one in the cache, built there by
-    `build(path)` when missing or bad. Raises FPError saying why when there is none to be had."""
+    `build(path)` when missing or bad (under a lock file beside it, so that processes starting at
+    once build it once). Raises FPError saying why when there is none to be had."""
     shipped = shipped_dir() / export.file
     why = problem(shipped, export)
     if why is None:
@@ -162,11 +164,15 @@ def locate(export: Export, build) -> Path:
     cached = cache_dir() / export.file
     if problem(cached, export) is None:
         return cached
-    if shipped.exists():  # a bad shipped file deserves a word; a float32 export not shipped does not
-        log.warning("warning: %s; exporting it again into %s", why, cached.parent)
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
-        build(cached)
+        with open(cached.parent / f"{export.file}.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # fp processes starting at once: one exports, the rest wait
+            if problem(cached, export) is None:
+                return cached
+            if shipped.exists():  # a bad shipped file deserves a word; a float32 export not shipped does not
+                log.warning("warning: %s; exporting it again into %s", why, cached.parent)
+            build(cached)
     except (OSError, RuntimeError) as exc:
         raise FPError(f"cannot export {export.file} into {cached.parent} "
                       f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from exc
