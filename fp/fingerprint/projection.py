@@ -5,19 +5,19 @@ re-normalised. Fewer dimensions make every stored sample, shot vector and search
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
 from fp.errors import FPError
+from fp.fingerprint.trained import weights_dir
 
 PROJECTION_FILE = "{name}_pca{dim}.npy"
 """(dim, encoder dim) float32: the principal components, one per row."""
 
 
 def projection_path(name: str, dim: int) -> Path:
-    return Path(str(resources.files("fp.fingerprint") / "weights" / PROJECTION_FILE.format(name=name, dim=dim)))
+    return weights_dir() / PROJECTION_FILE.format(name=name, dim=dim)
 
 
 def shipped_dims(name: str) -> list[int]:
