@@ -1,95 +1,128 @@
-"""GPU figures: the picture encoder in float16 at batch 64-256, end-to-end fingerprinting with
-ffmpeg's own decoders and with NVDEC (when this ffmpeg has it), and exact top-k search by torch
-over 1M and 10M vectors.
+"""GPU figures: the picture encoder in float16 at batch 64-256; decode-only and end-to-end
+fingerprinting speed with ffmpeg's own decoders and with NVDEC (where this ffmpeg has it and the
+driver serves it); exact top-k search by torch over 1M to 40M shot vectors.
 
-    bash bench/gpu.sh          (on a machine with a CUDA GPU)
+    bash bench/gpu.sh [CATALOGUE]     (on a machine with a CUDA GPU; default: examples/catalogue)
 
-End-to-end runs on the accuracy benchmark's catalogue when ../shared/media is there, else on the
-demo catalogue in examples/.
+It needs torch, ffmpeg and fp's fingerprinting path, not FAISS or DuckDB: titles are fingerprinted
+as `fp index` does (one at a time, the picture on the GPU) without being stored, and the search is
+`fp.index.torch_search`, the one `fp.index.vectors` picks on a GPU where faiss has none.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
-import tempfile
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from bench.accuracy import CATALOGUE, MEDIA
 from fp.config import Config
-from fp.data import decode
-from fp.fingerprint.encoders import load_visual_encoder
+from fp.data import decode, iter_frames, probe, scan_catalogue
+from fp.data.probe import MediaInfo
+from fp.fingerprint.encoders import VisualEncoder, load_visual_encoder
 from fp.fingerprint.extract import Fingerprinter
-from fp.index import index_catalogue
-from fp.index.vectors import TorchFlatSearch
+from fp.index.torch_search import TorchFlatSearch
 
 ROOT = Path(__file__).resolve().parents[1]
 BATCHES = (64, 128, 256)
-SEARCH_SIZES = (1_000_000, 10_000_000)
+ENCODER_REPEATS = 10
+"""Timed batches per batch size (after one untimed)."""
+SEARCH_SIZES = (1_000_000, 10_000_000, 40_000_000)
+"""Shot vectors searched: about 550, 5,500 and 22,000 hours of catalogue at 30 shots a minute."""
 SHOTS_PER_MINUTE = 30
-"""Query shots per minute of suspect (README, bench/scale.py): searched 32 at a time."""
+"""Query shots per minute of suspect (README, bench/scale.py)."""
+QUERY_MINUTES = 10
+QUERY_BATCH = 32
 K = 24
+FILL_ROWS = 1 << 22
+"""Random catalogue vectors are drawn and normalised this many rows at a time (no full-size
+temporary)."""
 
 
-def encoder_rates(name: str) -> None:
-    encoder = load_visual_encoder(name, "cuda")  # float16 on CUDA
+def encoder_rates(encoder: VisualEncoder) -> None:
     for batch in BATCHES:
         frames = np.random.default_rng(0).integers(0, 255, (batch, 224, 224, 3), dtype=np.uint8)
         encoder.encode(frames)
         start = time.perf_counter()
-        for _ in range(5):
-            encoder.encode(frames)  # returns on the host: includes both copies
-        print(f"{name} float16, batch {batch}: {5 * batch / (time.perf_counter() - start):.0f} frames/s")
+        for _ in range(ENCODER_REPEATS):
+            encoder.encode(frames)  # from and back to the host: both copies included
+        rate = ENCODER_REPEATS * batch / (time.perf_counter() - start)
+        print(f"encoder {encoder.name} float16, batch {batch}: {rate:,.0f} frames/s")
 
 
-def catalogue(tmp: Path) -> Path:
-    if not MEDIA.is_dir():
-        return ROOT / "examples" / "catalogue"
-    folder = tmp / "catalogue"
-    folder.mkdir()
-    for name in CATALOGUE:
-        (folder / name).symlink_to(MEDIA / name)
-    return folder
+def decoder_ways(sample: MediaInfo) -> dict[str, dict]:
+    """Decoder options to compare: fp's, ffmpeg's defaults, and NVDEC when it decodes here."""
+    ways = {"fp's options": dict(decode.FRAME_DECODER_OPTIONS), "ffmpeg's defaults": {}}
+    listed = subprocess.run(["ffmpeg", "-hide_banner", "-hwaccels"], capture_output=True, text=True,
+                            timeout=60).stdout.split()
+    if "cuda" not in listed:
+        print("NVDEC: this ffmpeg has no cuda hwaccel")
+        return ways
+    trial = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-hwaccel", "cuda", "-hwaccel_device", "0",
+                            "-i", sample.path, "-frames:v", "50", "-f", "null", "-"],
+                           capture_output=True, text=True, timeout=120)
+    if trial.returncode != 0 or trial.stderr.strip():
+        print(f"NVDEC: fails here ({(trial.stderr.strip().splitlines() or ['exit %d' % trial.returncode])[-1]})")
+        return ways
+    ways["NVDEC"] = {"hwaccel": "cuda"}
+    return ways
 
 
-def end_to_end() -> None:
-    config = Config()
+def end_to_end(folder: Path, config: Config) -> None:
+    infos = [probe(entry.path) for entry in scan_catalogue(folder)]
+    media = sum(info.duration for info in infos)
+    print(f"catalogue {folder}: {len(infos)} titles, {media:.0f} s; {os.cpu_count()} CPUs")
     fingerprinter = Fingerprinter(config, device="cuda", runtime="torch")
-    hwaccels = subprocess.run(["ffmpeg", "-hide_banner", "-hwaccels"], capture_output=True, text=True,
-                              timeout=60).stdout.split()
-    ways = {"ffmpeg's decoders": decode.FRAME_DECODER_OPTIONS}
-    if "cuda" in hwaccels:
-        ways["NVDEC (-hwaccel cuda)"] = {"hwaccel": "cuda"}
-    else:
-        print("this ffmpeg has no NVDEC (no cuda among -hwaccels)")
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = catalogue(Path(tmp))
-        for label, options in ways.items():
+    fingerprinter.fingerprint(min(infos, key=lambda info: info.duration))  # load, warm up the GPU
+    lean = decode.FRAME_DECODER_OPTIONS
+    try:
+        for label, options in decoder_ways(infos[0]).items():
             decode.FRAME_DECODER_OPTIONS = options
-            summary = index_catalogue(folder, Path(tmp) / label.split()[0], config, fingerprinter=fingerprinter)
-            print(f"fingerprinting + indexing, {label}: {summary.media_seconds / summary.wall_seconds:.1f}x "
-                  f"real time ({summary.media_seconds:.0f} s of {folder.name} in {summary.wall_seconds:.1f} s)")
+            start = time.perf_counter()
+            for info in infos:
+                for _ in iter_frames(info, config.frame_rate, config.frame_size):
+                    pass
+            decoded = time.perf_counter() - start
+            start = time.perf_counter()
+            for info in infos:
+                fingerprinter.fingerprint(info)
+            spent = time.perf_counter() - start
+            print(f"{label} {options}: decode only {media / decoded:.1f}x, fingerprinting "
+                  f"{media / spent:.1f}x real time ({spent:.1f} s)")
+    finally:
+        decode.FRAME_DECODER_OPTIONS = lean
 
 
-def search(dim: int = 1280) -> None:
+def catalogue_vectors(n: int, dim: int) -> torch.Tensor:
+    vectors = torch.empty(n, dim, device="cuda")
+    generator = torch.Generator("cuda").manual_seed(0)
+    for lo in range(0, n, FILL_ROWS):
+        chunk = vectors[lo:lo + FILL_ROWS]
+        chunk.normal_(generator=generator)
+        chunk.div_(chunk.norm(dim=1, keepdim=True))
+    return vectors
+
+
+def search(dim: int) -> None:
+    shots = SHOTS_PER_MINUTE * QUERY_MINUTES
     for n in SEARCH_SIZES:
-        index = TorchFlatSearch(np.zeros((1, dim), np.float32), np.zeros(1, np.int64), "cuda")
-        generator = torch.Generator("cuda").manual_seed(0)
-        index.vectors = torch.nn.functional.normalize(
-            torch.randn(n, dim, device="cuda", generator=generator), dim=1)
+        index = TorchFlatSearch(np.zeros((0, dim), np.float32), np.zeros(0, np.int64), "cuda")
+        index.vectors = catalogue_vectors(n, dim)
         index.ids = torch.arange(n, device="cuda")
-        queries = index.vectors[:SHOTS_PER_MINUTE * 4].cpu().numpy()  # each finds itself first
-        index.search(queries[:32], K)
+        rows = np.linspace(0, n - 1, shots).astype(np.int64)
+        queries = index.vectors[torch.from_numpy(rows).cuda()].cpu().numpy()  # each finds itself first
+        index.search(queries[:QUERY_BATCH], K)
         start = time.perf_counter()
-        for i in range(0, len(queries), 32):
-            sims, ids = index.search(queries[i:i + 32], K)
+        found = [index.search(queries[i:i + QUERY_BATCH], K)[1][:, 0] for i in range(0, shots, QUERY_BATCH)]
         spent = time.perf_counter() - start
-        assert (ids[:, 0] == np.arange(len(queries))[-len(ids):]).all()
-        print(f"torch top-{K} over {n:,} float32 vectors ({n * dim * 4 / 2**30:.1f} GiB): "
-              f"{1000 * spent / (len(queries) / 32):.1f} ms per 32 shots, {spent / 4:.3f} s per minute of suspect")
+        assert (np.concatenate(found) == rows).all(), "top-1 is not the query itself"
+        print(f"torch top-{K} over {n:,} float32 vectors of {dim} ({n * dim * 4 / 2**30:.1f} GiB): "
+              f"{1000 * spent / (shots / QUERY_BATCH):.1f} ms per {QUERY_BATCH} shots, "
+              f"{spent / QUERY_MINUTES:.3f} s per minute of suspect")
         del index
         torch.cuda.empty_cache()
 
@@ -97,10 +130,13 @@ def search(dim: int = 1280) -> None:
 def main() -> None:
     if not torch.cuda.is_available():
         raise SystemExit("error: no CUDA GPU here")
+    folder = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "examples" / "catalogue"
+    config = Config()
     print(f"GPU: {torch.cuda.get_device_name()}, torch {torch.__version__}")
-    encoder_rates(Config().visual_encoder)
-    end_to_end()
-    search()
+    encoder = load_visual_encoder(config.visual_encoder, "cuda")  # float16 on CUDA
+    encoder_rates(encoder)
+    end_to_end(folder, config)
+    search(encoder.dim)
 
 
 if __name__ == "__main__":

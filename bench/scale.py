@@ -30,7 +30,8 @@ import torch
 
 from fp.config import Config
 from fp.index import IndexStore, index_catalogue
-from fp.index.vectors import TorchFlatSearch, VectorIndex, factory_string, untrained
+from fp.index.torch_search import TorchFlatSearch
+from fp.index.vectors import VectorIndex, factory_string, untrained
 
 ROOT = Path(__file__).resolve().parents[1]
 MEDIA = ROOT.parent / "shared" / "media" / "video"

@@ -2,8 +2,9 @@
 keeps its recall against exact search and follows titles being added and removed."""
 
 import dataclasses
+import subprocess
+import sys
 
-import faiss
 import numpy as np
 import pytest
 import torch
@@ -12,7 +13,8 @@ from fp.config import Config
 from fp.data.probe import MediaInfo
 from fp.fingerprint.types import FeatureTrack, Shot, VideoFingerprint
 from fp.index.store import IndexStore
-from fp.index.vectors import TorchFlatSearch, VectorIndex, factory_string, nlist_for
+from fp.index.torch_search import TorchFlatSearch
+from fp.index.vectors import VectorIndex, factory_string, nlist_for
 
 DIM = 32
 
@@ -45,6 +47,14 @@ def test_torch_search_equals_faiss_on_cpu():
                                             chunk_rows=777).search(queries, 24)
     assert np.array_equal(ids, torch_ids)
     assert np.allclose(sims, torch_sims, atol=1e-5)
+
+
+def test_torch_search_imports_without_faiss_or_duckdb():
+    """The GPU search (and bench/gpu.py) runs where only torch is installed."""
+    code = ("import sys, fp.index.torch_search; "
+            "print(sorted(m for m in ('faiss', 'duckdb') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")

@@ -1,8 +1,26 @@
-"""The index: FAISS over shot fingerprints plus a DuckDB store of titles, shots and tracks."""
+"""The index: FAISS over shot fingerprints plus a DuckDB store of titles, shots and tracks.
 
-from fp.index.build import IndexEvent, IndexSummary, index_catalogue
-from fp.index.distributed import index_catalogue_ray
-from fp.index.store import IndexStore, TitleRecord
+The names below are imported on first use, so that a module that needs neither FAISS nor DuckDB
+(`fp.index.torch_search`, `fp.index.codes`) imports without them.
+"""
 
-__all__ = ["IndexEvent", "IndexStore", "IndexSummary", "TitleRecord", "index_catalogue",
-           "index_catalogue_ray"]
+from __future__ import annotations
+
+import importlib
+
+_HOMES = {
+    "IndexEvent": "fp.index.build",
+    "IndexSummary": "fp.index.build",
+    "index_catalogue": "fp.index.build",
+    "index_catalogue_ray": "fp.index.distributed",
+    "IndexStore": "fp.index.store",
+    "TitleRecord": "fp.index.store",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module 'fp.index' has no attribute {name!r}")
+    return getattr(importlib.import_module(_HOMES[name]), name)
