@@ -30,17 +30,38 @@ from fp.index.torch_search import TorchFlatSearch
 ROOT = Path(__file__).resolve().parents[1]
 BATCHES = (64, 128, 256)
 ENCODER_REPEATS = 10
+FIRST_CALL_SIZES = (3, 5, 7, 9)
 """Timed batches per batch size (after one untimed)."""
 SEARCH_SIZES = (1_000_000, 10_000_000, 40_000_000)
 """Shot vectors searched: about 550, 5,500 and 22,000 hours of catalogue at 30 shots a minute."""
 SHOTS_PER_MINUTE = 30
 """Query shots per minute of suspect (README, bench/scale.py)."""
 QUERY_MINUTES = 10
+FINGERPRINT_PASSES = 1
+"""Timed fingerprinting passes over the catalogue per decoder option set."""
 QUERY_BATCH = 32
 K = 24
 FILL_ROWS = 1 << 22
 """Random catalogue vectors are drawn and normalised this many rows at a time (no full-size
 temporary)."""
+
+
+def first_calls(encoder: VisualEncoder) -> None:
+    """Seconds of the first call at batch sizes not seen before: through `encode` (padded to
+    `GPU_BATCH_QUANTUM`) and through the bare network (not padded)."""
+    trunk = getattr(encoder, "trunk", encoder)
+    padded, bare = [], []
+    for n in FIRST_CALL_SIZES:
+        start = time.perf_counter()
+        encoder.encode(np.zeros((n, 224, 224, 3), np.uint8))
+        padded.append(time.perf_counter() - start)
+    with torch.inference_mode():
+        for n in FIRST_CALL_SIZES:
+            start = time.perf_counter()
+            trunk._embed(torch.zeros((n + 1, 3, 224, 224), dtype=torch.float16, device="cuda")).cpu()
+            bare.append(time.perf_counter() - start)
+    print(f"first call at new batch sizes {FIRST_CALL_SIZES}: padded " + ", ".join(f"{t:.3f}" for t in padded)
+          + " s; bare network at one more frame " + ", ".join(f"{t:.3f}" for t in bare) + " s")
 
 
 def encoder_rates(encoder: VisualEncoder) -> None:
@@ -55,16 +76,17 @@ def encoder_rates(encoder: VisualEncoder) -> None:
 
 
 def decoder_ways(sample: MediaInfo) -> dict[str, dict]:
-    """Decoder options to compare: fp's, ffmpeg's defaults, and NVDEC when it decodes here."""
-    ways = {"fp's options": dict(decode.FRAME_DECODER_OPTIONS), "ffmpeg's defaults": {}}
+    """Decoder options to compare: fp's on a GPU and on the CPU, and NVDEC when it decodes here."""
+    ways = {"fp's GPU options": dict(decode.GPU_FRAME_DECODER_OPTIONS),
+            "fp's CPU options": dict(decode.FRAME_DECODER_OPTIONS)}
     listed = subprocess.run(["ffmpeg", "-hide_banner", "-hwaccels"], capture_output=True, text=True,
                             timeout=60).stdout.split()
     if "cuda" not in listed:
         print("NVDEC: this ffmpeg has no cuda hwaccel")
         return ways
-    trial = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-hwaccel", "cuda", "-hwaccel_device", "0",
-                            "-i", sample.path, "-frames:v", "50", "-f", "null", "-"],
-                           capture_output=True, text=True, timeout=120)
+    trial = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-hwaccel", "cuda", "-i", sample.path,
+                            "-frames:v", "50", "-f", "rawvideo", "pipe:"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=120)
     if trial.returncode != 0 or trial.stderr.strip():
         print(f"NVDEC: fails here ({(trial.stderr.strip().splitlines() or ['exit %d' % trial.returncode])[-1]})")
         return ways
@@ -72,29 +94,44 @@ def decoder_ways(sample: MediaInfo) -> dict[str, dict]:
     return ways
 
 
+def first_encounter(fingerprinter: Fingerprinter, infos: list[MediaInfo]) -> None:
+    """Seconds each title's picture and soundtrack take the first time the process sees it."""
+    for info in infos:
+        start = time.perf_counter()
+        fingerprinter.visual_tracks(info)
+        picture = time.perf_counter() - start
+        start = time.perf_counter()
+        fingerprinter.audio_track(info)
+        print(f"  first encounter, {Path(info.path).name} ({info.duration:.0f} s): picture "
+              f"{picture:.2f} s, sound {time.perf_counter() - start:.2f} s")
+
+
 def end_to_end(folder: Path, config: Config) -> None:
     infos = [probe(entry.path) for entry in scan_catalogue(folder)]
     media = sum(info.duration for info in infos)
     print(f"catalogue {folder}: {len(infos)} titles, {media:.0f} s; {os.cpu_count()} CPUs")
     fingerprinter = Fingerprinter(config, device="cuda", runtime="torch")
-    fingerprinter.fingerprint(min(infos, key=lambda info: info.duration))  # load, warm up the GPU
-    lean = decode.FRAME_DECODER_OPTIONS
+    fingerprinter.visual, fingerprinter.audio  # load both
+    first_encounter(fingerprinter, infos)
+    chosen = decode.GPU_FRAME_DECODER_OPTIONS
     try:
         for label, options in decoder_ways(infos[0]).items():
-            decode.FRAME_DECODER_OPTIONS = options
+            decode.GPU_FRAME_DECODER_OPTIONS = options  # what the fingerprinter on CUDA reads
             start = time.perf_counter()
             for info in infos:
-                for _ in iter_frames(info, config.frame_rate, config.frame_size):
+                for _ in iter_frames(info, config.frame_rate, config.frame_size, decoder_options=options):
                     pass
             decoded = time.perf_counter() - start
-            start = time.perf_counter()
-            for info in infos:
-                fingerprinter.fingerprint(info)
-            spent = time.perf_counter() - start
+            passes = []
+            for _ in range(FINGERPRINT_PASSES):
+                start = time.perf_counter()
+                for info in infos:
+                    fingerprinter.fingerprint(info)
+                passes.append(time.perf_counter() - start)
             print(f"{label} {options}: decode only {media / decoded:.1f}x, fingerprinting "
-                  f"{media / spent:.1f}x real time ({spent:.1f} s)")
+                  + ", ".join(f"{media / spent:.1f}x" for spent in passes) + " real time (passes)")
     finally:
-        decode.FRAME_DECODER_OPTIONS = lean
+        decode.GPU_FRAME_DECODER_OPTIONS = chosen
 
 
 def catalogue_vectors(n: int, dim: int) -> torch.Tensor:
@@ -134,6 +171,7 @@ def main() -> None:
     config = Config()
     print(f"GPU: {torch.cuda.get_device_name()}, torch {torch.__version__}")
     encoder = load_visual_encoder(config.visual_encoder, "cuda")  # float16 on CUDA
+    first_calls(encoder)
     encoder_rates(encoder)
     end_to_end(folder, config)
     search(encoder.dim)

@@ -8,7 +8,7 @@ import torch
 from conftest import VIDEO
 from fp.data import iter_frames, probe
 from fp.errors import FPError
-from fp.fingerprint.encoders import EfficientNetLiteEncoder, load_visual_encoder
+from fp.fingerprint.encoders import GPU_BATCH_QUANTUM, EfficientNetLiteEncoder, load_visual_encoder
 from fp.fingerprint.insets import crop_windows
 from fp.fingerprint.frames import DARK_LEVEL, blank_mask, border_box, border_boxes, content_aspects, fill_frames, grey_levels, lit_lines, shrink, tile_at_aspect, trim_borders
 
@@ -46,6 +46,16 @@ def tiny_clip(tmp_path):
     ckpt = tmp_path / "tiny.safetensors"
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(ckpt))
     return cfg_path, ckpt, model
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
+def test_batches_padded_on_the_gpu_give_each_frame_its_own_vector():
+    enc = load_visual_encoder("efficientnet_lite0", "cuda")
+    frames = frames_of("dvrscan_traffic_camera.mp4", fps=2.0)[:GPU_BATCH_QUANTUM + 5]
+    together = enc.encode(frames)
+    alone = np.concatenate([enc.encode(frames[i:i + 1]) for i in range(len(frames))])
+    assert together.shape == (len(frames), 1280)
+    assert np.einsum("ij,ij->i", together, alone).min() > 0.999  # float16
 
 
 def test_open_clip_encoder_loads_a_local_config_and_checkpoint(tmp_path):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from conftest import AUDIO, VIDEO
-from fp.data import decode_audio, iter_audio, iter_frame_phases, iter_frames, probe
+from fp.data import decode, decode_audio, iter_audio, iter_frame_phases, iter_frames, probe
 from fp.data.edits import Clip, splice
 from fp.errors import MediaError
 from fp.fingerprint.audio import AudioEncoder
@@ -48,6 +48,19 @@ def test_frames_are_sampled_at_the_requested_rate():
     frames = np.concatenate(list(iter_frames(info, 2.0, 64, batch=7)))
     assert frames.shape[1:] == (64, 64, 3) and frames.dtype == np.uint8
     assert abs(len(frames) - 2.0 * info.duration) <= 2
+
+
+def test_decoder_options_reach_ffmpeg():
+    """On a GPU the decoder takes all threads but still skips deblocking (GPU_FRAME_DECODER_OPTIONS):
+    the same frames as on the CPU; ffmpeg's defaults (deblocking on) give other pixels."""
+    info = probe(VIDEO / "zwm_caminandes.mp4")
+
+    def frames(options=None):
+        return np.concatenate(list(iter_frames(info, 2.0, 224, decoder_options=options))).astype(int)
+
+    lean = frames()
+    assert np.array_equal(frames(decode.GPU_FRAME_DECODER_OPTIONS), lean)
+    assert np.abs(frames({}) - lean).mean() > 0.1
 
 
 def test_rotation_is_honoured_unless_asked_not_to():

@@ -44,9 +44,15 @@ two rounds, 11.6-11.7 s of compute per suspect minute against 12.4; its catalogu
 24.3-27.9x against 24.4-24.6x. Starting at 8 and doubling up to 32 gained about half as much.
 The encoders run 2 % slower per frame at 8 than at 32 (74 against 76 frames/s); 4 loses 10 %.
 Batches are whole runs of the window finder (a multiple of `fp.fingerprint.insets.WINDOW`)."""
+GPU_FRAME_DECODER_OPTIONS = {"skip_loop_filter": "all"}
+"""`FRAME_DECODER_OPTIONS` when the encoders run on a GPU: ffmpeg's own thread count, since the
+decoder alone is then the bottleneck. On an H200 machine with 16 cores (bench/gpu.py, 11 titles,
+395 s), decoding ran at 201x real time against 80x on one thread, and fingerprinting at 116x against
+64x; with deblocking as well (ffmpeg's defaults) 185x and 105x; NVDEC (`-hwaccel cuda`) at 60x and
+47x, since the frames come back to the host to be scaled."""
 GPU_FRAME_BATCH = 32
-"""`FRAME_BATCH` when the encoders run on a GPU, which wants large batches (not measured: no GPU
-was lent; `bench/gpu.sh` times the encoders at batches of 64 to 256)."""
+"""`FRAME_BATCH` when the encoders run on a GPU. Not a bottleneck: on an H200 the float16 picture
+encoder runs at 9,100 frames/s at batch 64 (bench/gpu.py), where decoding delivers about 400."""
 AUDIO_TIMELINE = "aresample=min_comp=0.001:min_hard_comp=0.02"
 """Audio filter that keeps the decoded sound on the file's timestamps: where the samples and the
 timestamps part by more than 20 ms (pieces joined by stream copy, dropped packets, encoder
@@ -127,14 +133,16 @@ def iter_frames(
     *,
     honour_rotation: bool = True,
     batch: int = FRAME_BATCH,
+    decoder_options: dict[str, str] | None = None,
 ) -> Iterator[np.ndarray]:
     """Yield batches of RGB frames, shape (n, size, size, 3) uint8, sampled at `fps`.
 
     Frame k of the whole sequence shows the video at k / fps seconds (variable frame rate is
     resampled by ffmpeg's fps filter). Frames are squashed to a square: the encoders see the
     full picture whatever its aspect ratio, which keeps anamorphic and letterboxed copies alike.
+    `decoder_options`: ffmpeg's input options (default `FRAME_DECODER_OPTIONS`).
     """
-    for frames in _frame_batches(info, fps, size, honour_rotation, batch, phases=1):
+    for frames in _frame_batches(info, fps, size, honour_rotation, batch, 1, decoder_options):
         yield frames[0]
 
 
@@ -146,24 +154,26 @@ def iter_frame_phases(
     *,
     honour_rotation: bool = True,
     batch: int = FRAME_BATCH,
+    decoder_options: dict[str, str] | None = None,
 ) -> Iterator[np.ndarray]:
     """Yield batches of shape (phases, n, size, size, 3) from one decoding pass: phase 0 exactly
     as :func:`iter_frames` gives the frames, and frame k of phase p showing the video p / phases
     of a sample later, at (k + p / phases) / fps seconds (the last may repeat the video's last
     frame). Each phase is the same fps filter over timestamps moved p / phases of a sample
     earlier, so every phase picks frames by the rule phase 0 (and the catalogue) picks them by."""
-    yield from _frame_batches(info, fps, size, honour_rotation, batch, phases=phases)
+    yield from _frame_batches(info, fps, size, honour_rotation, batch, phases, decoder_options)
 
 
 def _frame_batches(info: MediaInfo, fps: float, size: int, honour_rotation: bool, batch: int,
-                   phases: int) -> Iterator[np.ndarray]:
+                   phases: int, decoder_options: dict[str, str] | None) -> Iterator[np.ndarray]:
     """Batches of (phases, n, size, size, 3) frames (one decoder, the stream split after it, the
     phases side by side in one picture)."""
     if phases < 1:
         raise ValueError(f"phases must be at least 1, not {phases}")
     if not info.has_video:
         raise MediaError(f"{info.path}: has no video stream")
-    source = ffmpeg.input(info.path, **FRAME_DECODER_OPTIONS, **({} if honour_rotation else {"noautorotate": None}))
+    options = FRAME_DECODER_OPTIONS if decoder_options is None else decoder_options
+    source = ffmpeg.input(info.path, **options, **({} if honour_rotation else {"noautorotate": None}))
     video = source[str(info.video_stream)]
 
     def sampled(stream):  # eof_action: a single-frame video still yields its frame

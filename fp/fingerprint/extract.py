@@ -11,6 +11,7 @@ from typing import NamedTuple
 import numpy as np
 
 from fp.config import Config
+from fp.data import decode
 from fp.data.decode import FRAME_BATCH, GPU_FRAME_BATCH, iter_audio, iter_frame_phases
 from fp.data.probe import MediaInfo, probe
 from fp.data.subtitles import Cue, read_subtitles
@@ -130,11 +131,21 @@ class Fingerprinter:
         return self.visual.runtime
 
     @property
+    def on_gpu(self) -> bool:
+        """Whether the encoders run on CUDA."""
+        return self.runtime == "torch" and pick_device(self.device).type == "cuda"
+
+    @property
     def frame_batch(self) -> int:
         """Samples per decoded batch: `GPU_FRAME_BATCH` when the encoders run on CUDA, else
         `FRAME_BATCH` (see both)."""
-        on_gpu = self.runtime == "torch" and pick_device(self.device).type == "cuda"
-        return GPU_FRAME_BATCH if on_gpu else FRAME_BATCH
+        return GPU_FRAME_BATCH if self.on_gpu else FRAME_BATCH
+
+    @property
+    def decoder_options(self) -> dict[str, str]:
+        """ffmpeg's input options for the picture: `GPU_FRAME_DECODER_OPTIONS` when the encoders
+        run on CUDA, else `FRAME_DECODER_OPTIONS` (see both; read when called)."""
+        return decode.GPU_FRAME_DECODER_OPTIONS if self.on_gpu else decode.FRAME_DECODER_OPTIONS
 
     @property
     def audio(self) -> AudioEncoder:
@@ -321,7 +332,8 @@ class Fingerprinter:
             return PreparedBatch(batch, reuse, empty, ok, ok_later, shown)
 
         decoding = iter_frame_phases(info, cfg.frame_rate, cfg.frame_size * detail, phases,
-                                     honour_rotation=honour_rotation, batch=self.frame_batch)
+                                     honour_rotation=honour_rotation, batch=self.frame_batch,
+                                     decoder_options=self.decoder_options)
         for ready in prefetch(prepare(phased, ahead) for phased, ahead in with_next(decoding)):
             valid.append(ready.content)
             for p, mask in enumerate(ready.content_later, 1):
