@@ -43,10 +43,10 @@ def load_background(name: str, dim: int) -> np.ndarray:
 
 GPU_BATCH_QUANTUM = 32
 """On CUDA, each batch is padded with blank frames up to a multiple of this many (the padding's
-vectors are dropped). The first batch of each new size costs about 1.7 s (cuDNN picks and builds
-kernels per shape), and the batches fp hands over come in every size, blank frames and the tail of
-each title left out: on an H200 (bench/gpu.py), titles took 1.8-2.7 s each the first time against
-0.1-0.3 s once their sizes had been seen."""
+vectors are dropped). The first batch of each new size cost 1.8-3.7 s on an H200 (bench/gpu.py:
+cuDNN picks and builds kernels per shape), and the batches fp hands over come in every size, blank
+frames and the tail of each title left out: titles took 1.8-2.7 s each the first time a process
+saw them, 0.1-0.9 s once padded."""
 
 
 class VisualEncoder:
