@@ -129,7 +129,8 @@ def end_to_end(folder: Path, config: Config) -> None:
                     fingerprinter.fingerprint(info)
                 passes.append(time.perf_counter() - start)
             print(f"{label} {options}: decode only {media / decoded:.1f}x, fingerprinting "
-                  + ", ".join(f"{media / spent:.1f}x" for spent in passes) + " real time (passes)")
+                  + ", ".join(f"{media / spent:.1f}x" for spent in passes) + " real time"
+                  + (" (one figure per pass)" if len(passes) > 1 else ""))
     finally:
         decode.GPU_FRAME_DECODER_OPTIONS = chosen
 
