@@ -30,15 +30,15 @@ from fp.index.torch_search import TorchFlatSearch
 ROOT = Path(__file__).resolve().parents[1]
 BATCHES = (64, 128, 256)
 ENCODER_REPEATS = 10
-FIRST_CALL_SIZES = (3, 5, 7, 9)
 """Timed batches per batch size (after one untimed)."""
+FIRST_CALL_SIZES = (3, 5, 7, 9)
+"""Batch sizes not seen before, each timed on its first call."""
 SEARCH_SIZES = (1_000_000, 10_000_000, 40_000_000)
 """Shot vectors searched: about 550, 5,500 and 22,000 hours of catalogue at 30 shots a minute."""
 SHOTS_PER_MINUTE = 30
 """Query shots per minute of suspect (README, bench/scale.py)."""
 QUERY_MINUTES = 10
-FINGERPRINT_PASSES = 1
-"""Timed fingerprinting passes over the catalogue per decoder option set."""
+"""Minutes of suspect whose shots are searched."""
 QUERY_BATCH = 32
 K = 24
 FILL_ROWS = 1 << 22
@@ -122,15 +122,12 @@ def end_to_end(folder: Path, config: Config) -> None:
                 for _ in iter_frames(info, config.frame_rate, config.frame_size, decoder_options=options):
                     pass
             decoded = time.perf_counter() - start
-            passes = []
-            for _ in range(FINGERPRINT_PASSES):
-                start = time.perf_counter()
-                for info in infos:
-                    fingerprinter.fingerprint(info)
-                passes.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            for info in infos:
+                fingerprinter.fingerprint(info)
+            spent = time.perf_counter() - start
             print(f"{label} {options}: decode only {media / decoded:.1f}x, fingerprinting "
-                  + ", ".join(f"{media / spent:.1f}x" for spent in passes) + " real time"
-                  + (" (one figure per pass)" if len(passes) > 1 else ""))
+                  f"{media / spent:.1f}x real time")
     finally:
         decode.GPU_FRAME_DECODER_OPTIONS = chosen
 
