@@ -64,7 +64,7 @@ cat > "$kit/run.sh" <<'EOF'
 # On the GPU machine, from the repository root: the GPU tests, then bench/gpu.sh on the kit's media.
 set -uo pipefail
 kit=$(cd "$(dirname "$0")" && pwd)
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/fp-kit-site "$kit"/*.whl || exit 2
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/fp-kit-site "$kit"/*.whl || exit 2
 export PYTHONPATH=/tmp/fp-kit-site:$PWD
 mkdir -p /tmp/fp-kit-bin
 for tool in ffmpeg ffprobe; do
