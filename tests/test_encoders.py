@@ -51,9 +51,12 @@ def tiny_clip(tmp_path):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
 def test_batches_padded_on_the_gpu_give_each_frame_its_own_vector():
     enc = load_visual_encoder("efficientnet_lite0", "cuda")
+    sizes, embed = [], enc._embed
+    enc._embed = lambda x: sizes.append(len(x)) or embed(x)  # the batch sizes the network sees
     frames = frames_of("dvrscan_traffic_camera.mp4", fps=2.0)[:GPU_BATCH_QUANTUM + 5]
     together = enc.encode(frames)
     alone = np.concatenate([enc.encode(frames[i:i + 1]) for i in range(len(frames))])
+    assert set(sizes) == {GPU_BATCH_QUANTUM, 2 * GPU_BATCH_QUANTUM}
     assert together.shape == (len(frames), 1280)
     assert np.einsum("ij,ij->i", together, alone).min() > 0.999  # float16
 
