@@ -2,7 +2,7 @@
 catalogue (15 titles, 505 s) and queries (bench/accuracy.py: same draw, same metrics).
 
     python -m bench.throughput [--runtimes torch,onnx,onnx-int8] [--no-accuracy] [--baseline]
-    (or `make bench`)
+        [--set FINGERPRINT_SETTING=VALUE ...]  (or `make bench`)
 
 Prints: decode-only speed (fp's decoder options, and ffmpeg's defaults); per runtime the encoders'
 frames (windows) per second, fingerprinting + indexing speed, seconds of compute per minute of
@@ -28,7 +28,7 @@ import torch
 
 from bench.accuracy import build_queries, default_workdir, hit, prepare_catalogue, run_fp
 from bench.metrics import decision_prf, micro_ap
-from fp.config import Config
+from fp.config import FINGERPRINT, Config
 from fp.data import decode, iter_frames, probe, scan_catalogue
 from fp.fingerprint.runtime import RUNTIME_ENV, RUNTIMES
 from fp.fingerprint.extract import Fingerprinter
@@ -108,9 +108,14 @@ def main() -> None:
     parser.add_argument("--baseline", action="store_true", help="also torch with ffmpeg's default decoding")
     parser.add_argument("--queries", type=int, default=80)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a fingerprint setting, e.g. reframe_track=false (repeatable)")
     args = parser.parse_args()
     runtimes = args.runtimes.split(",")
-    config = Config()
+    try:
+        config = Config().with_settings(args.set, FINGERPRINT)
+    except ValueError as exc:
+        parser.error(str(exc))
     work = default_workdir(args.seed, args.queries)
     prepare_catalogue(work)
     queries = [] if args.no_accuracy else build_queries(work / "queries", args.queries, args.seed)
@@ -120,6 +125,8 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} CPUs, {torch.get_num_threads()} torch threads, "
           f"{'CUDA ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU'}; {load()}")
     print(f"catalogue: {len(entries)} titles, {media:.0f} s; queries: {len(queries)} ({minutes:.1f} min)")
+    if args.set:
+        print("fingerprint settings: " + ", ".join(args.set))
 
     lean = decode_speed(entries, config)
     print(f"decode only, fp's options {decode.FRAME_DECODER_OPTIONS}: {media / lean:.1f}x real time ({load()})")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import re
 
 import pytest
 
 from fp.config import Config
-from fp.errors import ConfigError
+from fp.errors import ConfigError, ConfigMismatchError
 
 
 def test_match_settings_are_set_by_name_and_parsed_as_their_types():
@@ -51,3 +52,14 @@ def test_every_number_has_bounds_that_hold_its_default():
         if type(f.default) in (int, float):
             low, high = f.metadata["bounds"]
             assert low <= f.default <= high and not math.isnan(low + high), f.name
+
+
+def test_an_index_recorded_before_a_fingerprint_setting_existed_reads_as_built():
+    """Indexes recorded before `reframe_track` have no centre-square tracks: they read as built
+    without them, and an update that would add them is refused."""
+    recorded = json.loads(Config().to_json())
+    del recorded["reframe_track"]
+    old = Config.from_json(json.dumps(recorded))
+    assert old.reframe_track is False and Config.from_json(Config().to_json()) == Config()
+    with pytest.raises(ConfigMismatchError, match="reframe_track=True"):
+        old.check_compatible(Config())

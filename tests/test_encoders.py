@@ -10,7 +10,7 @@ from fp.data import iter_frames, probe
 from fp.errors import FPError
 from fp.fingerprint.encoders import GPU_BATCH_QUANTUM, EfficientNetLiteEncoder, load_visual_encoder
 from fp.fingerprint.insets import crop_windows
-from fp.fingerprint.frames import DARK_LEVEL, blank_mask, border_box, border_boxes, content_aspects, fill_frames, grey_levels, lit_lines, shrink, tile_at_aspect, trim_borders
+from fp.fingerprint.frames import DARK_LEVEL, blank_mask, border_box, border_boxes, centre_square, content_aspects, fill_frames, grey_levels, lit_lines, shrink, tile_at_aspect, trim_borders
 
 
 def frames_of(name, fps=1.0, size=224):
@@ -252,3 +252,18 @@ def test_a_portrait_picture_is_shown_at_its_own_aspect():
     # two copies of 126 columns cut to 224: the second copy's first 112 columns fill the right half
     assert np.abs(shown[:, 112:].astype(int) - strip[:, :112]).mean() < 4
     assert np.abs(shown[:, :112].astype(int) - strip[:, 14:]).mean() < 4
+
+
+def test_a_landscape_picture_gives_its_centre_square_at_its_own_aspect():
+    """A 16:9 frame squashed to the square holds its centre square in the middle 126 of 224
+    columns; `centre_square` stretches those back to the square, and nothing beside them."""
+    frame = np.zeros((224, 224, 3), np.uint8)
+    frame[:, :49] = (255, 0, 0)  # left of the centre square
+    frame[:, 175:] = (0, 0, 255)  # right of it
+    frame[:, 49:175] = np.linspace(0, 255, 126).astype(np.uint8)[None, :, None]  # a ramp across it
+    [square] = centre_square(frame[None], np.array([16 / 9]))
+    assert square.shape == (224, 224, 3)
+    grey = square.astype(int)
+    assert np.abs(grey[..., 0] - grey[..., 1]).max() <= 2 and np.abs(grey[..., 2] - grey[..., 1]).max() <= 2
+    ramp = square[100, :, 1].astype(int)
+    assert ramp[2] < 8 and ramp[-3] > 247 and np.all(np.diff(ramp) >= 0)

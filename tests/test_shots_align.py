@@ -1,8 +1,10 @@
+import dataclasses
+
 import numpy as np
 import pytest
 
 from fp.fingerprint.shots import build_shots, segment_shots
-from fp.fingerprint.types import FeatureTrack, PictureVariant, QueryFingerprint
+from fp.fingerprint.types import REFRAME, FeatureTrack, PictureVariant, QueryFingerprint
 from fp.index.reader import neighbours
 from fp.index.store import ShotTable
 from fp.index.vectors import VectorIndex
@@ -294,3 +296,39 @@ def test_a_series_of_part_of_the_query_is_placed_along_the_whole_query():
         whole = part_of.placed(first, 10).values["visual"]
         assert len(whole) == 10 and np.array_equal(whole[first:first + 3], part_of.values["visual"])
         assert np.isnan(np.delete(whole, range(first, first + 3))).all()
+
+
+def test_portrait_samples_meet_the_reframe_track_as_picture_evidence():
+    """A phone reframe matches the title's centre squares (`REFRAME`), not its frames: only its
+    portrait samples are compared with them, and what they find counts as picture."""
+    frames, squares = random_track(400, seed=3), random_track(400, seed=31)
+    squares = FeatureTrack(REFRAME, 0.5, squares.vectors, squares.valid)
+    copy = excerpt(squares, 100, 160)
+    ref = {"visual": frames, REFRAME: squares}
+    assert align({"visual": [copy]}, ref, 50.0, IDENTITY, PARAMS, ref_duration=200.0, query_duration=30.0) == []
+    portrait = FeatureTrack("visual", 0.5, copy.vectors, np.arange(60) < 40)  # the last 20 s landscape
+    [seg] = align({"visual": [copy], REFRAME: [portrait]}, ref, 50.0, IDENTITY, PARAMS, ref_duration=200.0,
+                  query_duration=30.0)
+    assert (seg.query_start, seg.query_end, seg.ref_start) == (0.0, 20.0, 50.0)
+    assert seg.score > 0.7 and set(seg.modalities) == {"visual"}
+
+
+def test_portrait_shots_search_the_reframe_vectors_for_the_picture():
+    squares = random_track(300, seed=6)
+    squares = FeatureTrack(REFRAME, 0.5, squares.vectors, squares.valid)
+    indexes = {REFRAME: Counting(VectorIndex(32))}
+    rows, starts, ends = [], [], []
+    for sid, shot in enumerate(shots_of(squares, 150.0), start=1):
+        indexes[REFRAME].index.add(np.array([sid]), shot.vectors[REFRAME][None])
+        rows.append(sid), starts.append(shot.start), ends.append(shot.end)
+    table = ShotTable(np.array(rows), np.zeros(len(rows), int), np.array(starts), np.array(ends), ["ref"])
+    copy = excerpt(squares, 60, 120)
+    copy = FeatureTrack("visual", 0.5, copy.vectors, copy.valid)
+    spans = segment_shots(copy, cut_distance=0.5, min_seconds=1.0, max_seconds=6.0)
+    picture = PictureVariant("picture", copy, build_shots({"visual": copy}, spans, 0.5, 30.0))
+    search, scales = searcher(indexes, table), {**IDENTITY, REFRAME: IDENTITY["visual"]}
+    assert candidates(QueryFingerprint(None, [picture], {}, []), search, [REFRAME], scales, VOTES) == []
+    query = QueryFingerprint(None, [picture], {}, [], dataclasses.replace(picture, name="portrait"))
+    best = candidates(query, search, [REFRAME], scales, VOTES)[0]
+    assert indexes[REFRAME].searches == 1
+    assert (best.title_id, best.variants) == ("ref", ("picture",)) and best.offset == pytest.approx(30.0, abs=1.0)

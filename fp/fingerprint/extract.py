@@ -21,10 +21,11 @@ from fp.fingerprint.encoders import VisualEncoder, pick_device
 from fp.fingerprint.projection import projected
 from fp.fingerprint.runtime import load_audio, load_visual, resolve_runtime
 from fp.fingerprint.text import load_text_encoder
-from fp.fingerprint.frames import blank_mask, border_boxes, content_aspects, fill_frames, shrink, tile_at_aspect
+from fp.fingerprint.frames import (blank_mask, border_boxes, centre_square, content_aspects, fill_frames, shrink,
+                                   tile_at_aspect)
 from fp.fingerprint.insets import CONTEXT, InsetFinder, crop_windows
 from fp.fingerprint.shots import build_shots, segment_shots
-from fp.fingerprint.types import PHASE, FeatureTrack, PictureVariant, QueryFingerprint, VideoFingerprint
+from fp.fingerprint.types import PHASE, REFRAME, FeatureTrack, PictureVariant, QueryFingerprint, VideoFingerprint
 
 MIN_DECODED_FRACTION = 0.8
 """A video whose decodable picture covers less than this share of its duration is truncated."""
@@ -38,6 +39,12 @@ of the later phases' frames of the accuracy benchmark's queries."""
 TILED = "tiled"
 """Prefix of the internal variants that render a portrait picture at its own aspect
 (`Config.query_portrait_aspect`); blended into the variant they are named after."""
+PORTRAIT = "portrait"
+"""The picture's track at its portrait samples alone (`QueryFingerprint.portrait`)."""
+REFRAME_MIN_ASPECT = 1.25
+"""A catalogue picture at least this wide per unit of height (bars trimmed) gets a `REFRAME`
+render (`Config.reframe_track`); a squarer one's square render already holds a phone's strip at
+nearly its own scale."""
 
 
 def prefetch(items: Iterator, depth: int = 3) -> Iterator:
@@ -90,6 +97,10 @@ class PreparedBatch(NamedTuple):
     """The same for each later phase."""
     in_window: np.ndarray | None
     """Frames showing a window (None when windows are not looked for)."""
+    portrait: np.ndarray
+    """Frames whose picture is portrait (`portrait_aspect`)."""
+    wide: np.ndarray
+    """Frames given a `REFRAME` render."""
 
 
 _END = object()
@@ -214,7 +225,7 @@ class Fingerprinter:
 
     def visual_tracks(self, info: MediaInfo, *, honour_rotation: bool = True, mirrored: bool = False,
                       insets: bool = False, untagged: bool = False, phases: int = 1, detail: int = 1,
-                      portrait_aspect: float = 0.0,
+                      portrait_aspect: float = 0.0, reframe: bool = False,
                       on_progress: Callable[[float], None] | None = None) -> dict[str, FeatureTrack]:
         """The picture's track (`picture`); with `mirrored`, also the track of its horizontal
         mirror image (`picture mirrored`); with `insets`, also those of a picture-in-picture window
@@ -227,12 +238,14 @@ class Fingerprinter:
         frame size, the picture averaged back down and windows cropped from the detailed frames;
         with `portrait_aspect`, a picture no wider than that per unit of height (bars trimmed) is
         the mean of its square render's vector and its render at its own aspect's
-        (`tile_at_aspect`), in every phase. All from one decoding pass, every variant of a batch
-        of frames encoded in one call."""
+        (`tile_at_aspect`), in every phase, and its portrait samples alone are also given as a
+        track (`portrait`); with `reframe`, also the centre square of each landscape picture at
+        its own aspect (`reframe`: `centre_square`; other samples carry no content there). All
+        from one decoding pass, every variant of a batch of frames encoded in one call."""
         cfg = self.config
         step = 1.0 / cfg.frame_rate
         vectors: dict[str, list[np.ndarray]] = {}
-        valid, in_window = [], []
+        valid, in_window, portraits, wides = [], [], [], []
         valid_later: dict[int, list[np.ndarray]] = {p: [] for p in range(1, phases)}
         decoded = 0
         finder = InsetFinder() if insets else None
@@ -251,7 +264,7 @@ class Fingerprinter:
             encoded: their vectors are zeros, which the tracks' masks leave out."""
             if mirrored:
                 for name, frames in list(batch.items()):
-                    if PHASE not in name:
+                    if PHASE not in name and name != REFRAME:
                         batch[f"{name} mirrored"] = frames[:, :, ::-1]
                         if name in empty:
                             empty[f"{name} mirrored"] = empty[name]
@@ -303,9 +316,15 @@ class Fingerprinter:
                 batch[f"picture {PHASE} {p}"] = fill_frames(frames_p)
                 ok_later.append(~blank_mask(batch[f"picture {PHASE} {p}"], cfg.blank_std, cfg.plain_share))
                 empty[f"picture {PHASE} {p}"] = ~ok_later[-1]
+            aspects = content_aspects(bars, display_aspect)
+            portrait = aspects <= portrait_aspect
+            wide = (aspects >= REFRAME_MIN_ASPECT) & reframe
+            if reframe:
+                batch[REFRAME] = np.zeros_like(filled)
+                if wide.any():
+                    batch[REFRAME][wide] = centre_square(filled[wide], aspects[wide])
+                empty[REFRAME] = ~wide | empty["picture"]
             if portrait_aspect:
-                aspects = content_aspects(bars, display_aspect)
-                portrait = aspects <= portrait_aspect
                 if portrait.any():
                     for name in [name for name in batch if name.startswith("picture")]:
                         tiles = np.zeros_like(batch[name])
@@ -329,13 +348,15 @@ class Fingerprinter:
                     batch[f"window {PHASE} {p}"] = crop_windows(
                         frames_p[shown], [b for b, c in zip(kept, content) if c], cfg.frame_size, detail)
                     reuse[f"window {PHASE} {p}"] = ("window", moved[p - 1][shown])
-            return PreparedBatch(batch, reuse, empty, ok, ok_later, shown)
+            return PreparedBatch(batch, reuse, empty, ok, ok_later, shown, portrait, wide)
 
         decoding = iter_frame_phases(info, cfg.frame_rate, cfg.frame_size * detail, phases,
                                      honour_rotation=honour_rotation, batch=self.frame_batch,
                                      decoder_options=self.decoder_options)
         for ready in prefetch(prepare(phased, ahead) for phased, ahead in with_next(decoding)):
             valid.append(ready.content)
+            portraits.append(ready.portrait)
+            wides.append(ready.wide)
             for p, mask in enumerate(ready.content_later, 1):
                 valid_later[p].append(mask)
             if ready.in_window is not None:
@@ -360,6 +381,12 @@ class Fingerprinter:
         tracks = {name: FeatureTrack("visual", step, np.concatenate(vectors[name]), masks[phase_of(name)],
                                      phase_of(name) * step / phases)
                   for name in pictures if name in vectors}
+        portrait = masks[0] & np.concatenate(portraits)
+        if portrait.any():
+            tracks[PORTRAIT] = FeatureTrack("visual", step, tracks["picture"].vectors, portrait)
+        if reframe:
+            wide = masks[0] & np.concatenate(wides)
+            tracks[REFRAME] = FeatureTrack(REFRAME, step, np.concatenate(vectors[REFRAME]), wide)
         if in_window and np.concatenate(in_window).any():
             shown = np.concatenate(in_window)
             for name in ("window", "window mirrored", *(f"window {n}" for n in later_names)):
@@ -373,16 +400,18 @@ class Fingerprinter:
 
     def fingerprint(self, source: str | MediaInfo, *, honour_rotation: bool = True,
                     on_progress: Callable[[float], None] | None = None) -> VideoFingerprint:
-        """All tracks of a video (picture; soundtrack and subtitles where present) and its shots."""
+        """All tracks of a catalogue video (picture; its centre squares with `Config.reframe_track`;
+        soundtrack and subtitles where present) and its shots."""
         info = source if isinstance(source, MediaInfo) else probe(source)
         if not info.has_video:
             raise MediaError(f"{info.path}: has no video stream")
         with ThreadPoolExecutor(1) as pool:  # sound and subtitles while the picture decodes and encodes
             audio, text = pool.submit(self.audio_track, info), pool.submit(self.text_track, info)
-            tracks = {"visual": self.visual_tracks(info, honour_rotation=honour_rotation,
-                                                   on_progress=on_progress)["picture"]}
+            pictures = self.visual_tracks(info, honour_rotation=honour_rotation,
+                                          reframe=self.config.reframe_track, on_progress=on_progress)
             audio, text = audio.result(), text.result()
-        for track in (audio, text):
+        tracks = {"visual": pictures["picture"]}
+        for track in (audio, text, pictures.get(REFRAME)):
             if track is not None:
                 tracks[track.modality] = track
         return self._with_shots(info, tracks)
@@ -408,6 +437,7 @@ class Fingerprinter:
                                           portrait_aspect=shape.query_portrait_aspect, on_progress=on_progress)
             audio, text = audio.result(), text.result()
         shared = {t.modality: t for t in (audio, text) if t is not None}
+        portrait = pictures.pop(PORTRAIT, None)
         later = {name: [pictures.pop(f"{name} {PHASE} {p}") for p in range(1, shape.query_phases)]
                  for name in list(pictures) if f"{name} {PHASE} 1" in pictures}
         step = 1.0 / cfg.frame_rate
@@ -415,7 +445,11 @@ class Fingerprinter:
                                      max_seconds=cfg.max_shot_seconds) for name, track in pictures.items()}
         variants = [PictureVariant(name, track, build_shots({"visual": track}, spans[name], step, info.duration),
                                    later.get(name, [])) for name, track in pictures.items()]
-        return QueryFingerprint(info, variants, shared, build_shots(shared, spans["picture"], step, info.duration))
+        if portrait is not None:
+            portrait = PictureVariant(PORTRAIT, portrait, build_shots({"visual": portrait}, spans["picture"], step,
+                                                                      info.duration))
+        return QueryFingerprint(info, variants, shared, build_shots(shared, spans["picture"], step, info.duration),
+                                portrait)
 
     def _soundtrack_only(self, info: MediaInfo, on_progress: Callable[[float], None] | None) -> QueryFingerprint:
         """A suspect without a picture (a soundtrack ripped or uploaded alone), fingerprinted as a

@@ -146,6 +146,22 @@ def tile_at_aspect(frames: np.ndarray, aspects: np.ndarray) -> np.ndarray:
     return out
 
 
+def centre_square(frames: np.ndarray, aspects: np.ndarray) -> np.ndarray:
+    """Square frames (bars trimmed, squashed: `fill_frames`) of landscape pictures (`aspects`,
+    width over height; above 1): the centre square of each picture at its own aspect, a column
+    band `1 / aspect` of the frame wide, stretched back to the square size."""
+    size = frames.shape[1]
+    out = np.empty_like(frames)
+    widths = np.clip(np.round(size / np.asarray(aspects)), 1, size).astype(int)
+    for width in np.unique(widths):
+        rows = np.flatnonzero(widths == width)
+        left = (size - int(width)) // 2
+        x = torch.from_numpy(np.ascontiguousarray(frames[rows, :, left:left + int(width)])).permute(0, 3, 1, 2).float()
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+        out[rows] = x.round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
+    return out
+
+
 def shrink(frames: np.ndarray, factor: int) -> np.ndarray:
     """Frames (n, S, S, 3) uint8 averaged down by `factor` in each direction (S divisible by it),
     from integer sums (a third of the time of a float average pool; `factor` up to 16)."""

@@ -51,6 +51,11 @@ class VideoFingerprint:
     shots: list[Shot]
 
 
+REFRAME = "reframe"
+"""A catalogue title's track of its frames' centre squares at their own aspect
+(`Config.reframe_track`): stored and searched like a modality of its own, compared only with a
+suspect's portrait samples (`QueryFingerprint.portrait`), and counted as picture evidence."""
+
 PHASE = "phase"
 """Tracks `Fingerprinter.visual_tracks` samples p / phases of a step later are named
 `"{variant} phase {p}"`."""
@@ -83,3 +88,7 @@ class QueryFingerprint:
     """The shared tracks: `audio` and `text` where present."""
     shots: list[Shot]
     """The shared tracks' per-shot fingerprints, over the shots of the picture as it is."""
+    portrait: PictureVariant | None = None
+    """The picture as it is at its portrait samples alone (`Config.query_portrait_aspect`; the
+    others carry no content), with its own shots: what the catalogue's `REFRAME` tracks are
+    searched and aligned with. None when no sample is portrait."""

@@ -45,13 +45,13 @@ from fp.data.probe import MediaInfo
 from fp.errors import ConfigError, IndexStoreError
 from fp.fingerprint.identity import check_digests, encode_digests
 from fp.fingerprint.shots import shot_vector
-from fp.fingerprint.types import FeatureTrack, VideoFingerprint
+from fp.fingerprint.types import REFRAME, FeatureTrack, VideoFingerprint
 from fp.index import codes
 from fp.index.vectors import VectorIndex, factory_string, nlist_for, sized_for
 
 DB_NAME = "fp.duckdb"
 TRACKS_DIR = "tracks"
-MODALITIES = ("visual", "audio", "text")
+MODALITIES = ("visual", "audio", "text", REFRAME)
 LOCK_NAME = "write.lock"
 BUSY_TIMEOUT = 60.0
 """Seconds a connection waits for another process to release the database."""

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fp.config import Config
-from fp.fingerprint.types import FeatureTrack
+from fp.fingerprint.types import REFRAME, FeatureTrack
 
 PRIMARY = "visual"
 """The modality whose blank frames (black, text cards) may widen a segment at its edges."""
@@ -238,9 +238,12 @@ def align(
     takes the best of them). Blank frames are read from the picture (`PRIMARY`), its first
     alternative being the picture as it is. `phases`: per phase p from 1, the picture's
     alternatives sampled p / (len(phases) + 1) of a step later (`PictureVariant.phases`), which the
-    fractional shifts align alone.
+    fractional shifts align alone. `query[REFRAME]`, the picture's portrait samples, meets the
+    reference's `REFRAME` track at whole shifts, and each sample's picture similarity is the
+    better of the two.
     """
-    modalities = [m for m in query if m in ref and m in scales and query[m]]
+    reframed = query.get(REFRAME) if REFRAME in ref and PRIMARY in ref else None
+    modalities = [m for m in query if m in ref and m in scales and query[m] and m != REFRAME]
     if not modalities:
         return []
     phases = [tracks for tracks in phases or [] if tracks] if PRIMARY in modalities else []
@@ -256,7 +259,10 @@ def align(
 
     def diagonals(s: int, phase: int) -> dict[str, np.ndarray]:
         if not phase:
-            return {m: best_diagonal(query[m], ref[m], s, length) for m in modalities}
+            out = {m: best_diagonal(query[m], ref[m], s, length) for m in modalities}
+            if reframed and PRIMARY in out:
+                out[PRIMARY] = np.fmax(out[PRIMARY], best_diagonal(reframed, ref[REFRAME], s, length))
+            return out
         return {PRIMARY: best_diagonal(phases[phase - 1], ref[PRIMARY], s, length)}
 
     raw = {key: diagonals(*key) for key in shifts}

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fp.config import Config
-from fp.fingerprint.types import QueryFingerprint, Shot
+from fp.fingerprint.types import REFRAME, QueryFingerprint, Shot
 from fp.index.reader import Neighbours
 from fp.matcher.align import PRIMARY, Scale
 from fp.matcher.types import Hypothesis
@@ -64,13 +64,23 @@ def candidates(query: QueryFingerprint, search: Search, modalities: list[str], s
     """(title, offset) hypotheses worth aligning: per picture variant, the strongest peaks of its
     picture votes plus the shared votes of the soundtrack and subtitles (of the searchable
     `modalities`), as many as the suspect's length allows (`VoteParams.max_hypotheses`). A
-    hypothesis several variants support is listed once, with all of them."""
-    shared = shot_votes(query.shots, search, [m for m in modalities if m != PRIMARY], scales, params)
+    hypothesis several variants support is listed once, with all of them. The picture's portrait
+    samples (`QueryFingerprint.portrait`) also search the catalogue's `REFRAME` vectors and vote
+    with the picture as it is."""
+    shared = shot_votes(query.shots, search, [m for m in modalities if m not in (PRIMARY, REFRAME)], scales, params)
+    if query.portrait is not None and REFRAME in modalities:
+        reframed = [Shot(s.start, s.end, {REFRAME: s.vectors[PRIMARY]}) for s in query.portrait.shots
+                    if PRIMARY in s.vectors]
+        portrait = {query.variants[0].name: shot_votes(reframed, search, [REFRAME], scales, params)}
+    else:
+        portrait = {}
     merged: dict[tuple[str, float], Hypothesis] = {}
     first = query.variants[0].track
     limit = params.max_hypotheses(len(first) * first.step)
     for variant in query.variants:
         own = shot_votes(variant.shots, search, [m for m in modalities if m == PRIMARY], scales, params)
+        if variant.name in portrait:
+            own = _added(own, portrait[variant.name])
         for hyp in peaks(_added(own, shared), params, limit, variant.name):
             known = merged.get((hyp.title_id, hyp.offset))
             merged[hyp.title_id, hyp.offset] = hyp if known is None else Hypothesis(

@@ -14,7 +14,7 @@ from fp.config import Config
 from fp.data.probe import probe
 from fp.errors import Cancelled
 from fp.fingerprint.identity import check_digests
-from fp.fingerprint.types import QueryFingerprint
+from fp.fingerprint.types import REFRAME, QueryFingerprint
 from fp.index.reader import IndexReader
 from fp.matcher.align import PRIMARY, AlignedSegment, AlignParams, Scale, align, part, reference_window
 from fp.matcher.candidates import VoteParams, candidates
@@ -32,6 +32,7 @@ def modality_scales(cfg: Config) -> dict[str, Scale]:
         "visual": Scale(frame, match, frame, match),
         "audio": Scale(cfg.audio_frame_min_similarity, cfg.audio_match_threshold, frame, match),
         "text": Scale(cfg.text_frame_min_similarity, cfg.text_match_threshold, frame, match),
+        REFRAME: Scale(frame, match, frame, match),
     }
 
 
@@ -111,11 +112,14 @@ class Matcher:
 
     def _localise(self, query: QueryFingerprint, hyp: Hypothesis) -> list[AlignedSegment]:
         """The segments of one hypothesis: its picture variants (the best per sample; sampled between
-        the samples too where they were, for the fractional shifts) and the shared soundtrack and
+        the samples too where they were, for the fractional shifts; its portrait samples against the
+        title's centre squares too) and the shared soundtrack and
         subtitles aligned with the window of the title that the search radius around its offset
         can reach (nothing else of the title is read)."""
         chosen = [v for v in query.variants if v.name in hyp.variants]
         tracks = {PRIMARY: [v.track for v in chosen], **{m: [track] for m, track in query.tracks.items()}}
+        if query.portrait is not None:
+            tracks[REFRAME] = [query.portrait.track]
         phases = [list(tracks) for tracks in zip(*(v.phases for v in chosen if v.phases))]
         step = chosen[0].track.step
         samples = max(len(t) for ts in [*tracks.values(), *phases] for t in ts)
