@@ -1,6 +1,7 @@
 """GPU figures: the picture encoder in float16 at batch 64-256; decode-only and end-to-end
 fingerprinting speed with ffmpeg's own decoders and with NVDEC (where this ffmpeg has it and the
-driver serves it); exact top-k search by torch over 1M to 40M shot vectors.
+driver serves it), and with and without the catalogue's reframe track (`Config.reframe_track`);
+exact top-k search by torch over 1M to 40M shot vectors.
 
     bash bench/gpu.sh [CATALOGUE]     (on a machine with a CUDA GPU; default: examples/catalogue)
 
@@ -11,6 +12,7 @@ as `fp index` does (one at a time, the picture on the GPU) without being stored,
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -130,6 +132,13 @@ def end_to_end(folder: Path, config: Config) -> None:
                   f"{media / spent:.1f}x real time")
     finally:
         decode.GPU_FRAME_DECODER_OPTIONS = chosen
+    for reframe in (not config.reframe_track, config.reframe_track):  # the reframe track's cost
+        other = Fingerprinter(dataclasses.replace(config, reframe_track=reframe), device="cuda", runtime="torch")
+        other.fingerprint(infos[0])  # load, and meet the first batch sizes
+        start = time.perf_counter()
+        for info in infos:
+            other.fingerprint(info)
+        print(f"reframe_track={reframe}: fingerprinting {media / (time.perf_counter() - start):.1f}x real time")
 
 
 def catalogue_vectors(n: int, dim: int) -> torch.Tensor:

@@ -44,8 +44,18 @@ def piece(q0: float, q1: float, r0: float, score: float = 0.8) -> AlignedSegment
 
 def test_dedupe_keeps_the_best_alignment_of_a_title_per_stretch():
     kept = dedupe([("a", piece(0, 10, 5, 0.9)), ("a", piece(1, 9, 40, 0.6)), ("b", piece(1, 9, 0, 0.6))],
-                  PARAMS.dedupe_overlap)
+                  PARAMS.dedupe_overlap, PARAMS.frame_threshold)
     assert [(t, s.ref_start) for t, s in kept] == [("a", 5), ("b", 0)]
+
+
+def test_dedupe_counts_the_excess_over_the_frame_threshold_not_the_length():
+    """A periodic title aligned one period off reaches into the part before it through weak,
+    bridged samples: longer, with more score x duration (9.48 against 9.45), but less excess over
+    the frame threshold than the true alignment."""
+    true, off = piece(17.25, 27.56, 28.5, 0.917), piece(15.0, 27.56, 22.0, 0.755)
+    assert off.score * 12.56 > true.score * 10.31
+    [(_, kept)] = dedupe([("a", off), ("a", true)], PARAMS.dedupe_overlap, PARAMS.frame_threshold)
+    assert kept.ref_start == 28.5
 
 
 def test_chain_joins_drifting_pieces_of_one_copy_only():
