@@ -57,6 +57,12 @@ def test_torch_search_imports_without_faiss_or_duckdb():
     assert out.stdout.strip() == "[]"
 
 
+def test_the_index_package_lists_the_names_it_imports_on_first_use():
+    import fp.index
+
+    assert set(fp.index.__all__) <= set(dir(fp.index)) and "IndexStore" in dir(fp.index)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
 def test_gpu_search_equals_cpu_search():
     x = clustered(20000, 128, 2)

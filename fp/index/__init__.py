@@ -24,3 +24,7 @@ def __getattr__(name: str):
     if name not in _HOMES:
         raise AttributeError(f"module 'fp.index' has no attribute {name!r}")
     return getattr(importlib.import_module(_HOMES[name]), name)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOMES})
