@@ -286,7 +286,7 @@ def measure(matcher: Matcher, suspects: list[Suspect], sources: list[Source], qu
             for offset in tiled_offsets(query.info.duration, title.duration, cfg.align_radius_seconds):
                 hyp = Hypothesis(title.title_id, offset, 0.0, variants)
                 found += [(title.title_id, seg) for seg in matcher._localise(query, hyp)]
-            kept = [seg for _, seg in chain(dedupe(found, params.dedupe_overlap, params.frame_threshold), params)
+            kept = [seg for _, seg in chain(dedupe(found, params.dedupe_overlap), params)
                     if seg.query_end - seg.query_start >= params.min_match_seconds]
             pairs.append({"suspect": s.suspect_id, "source": s.source, "title": src.name, "content": both})
             for seg in kept:

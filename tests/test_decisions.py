@@ -44,18 +44,22 @@ def piece(q0: float, q1: float, r0: float, score: float = 0.8) -> AlignedSegment
 
 def test_dedupe_keeps_the_best_alignment_of_a_title_per_stretch():
     kept = dedupe([("a", piece(0, 10, 5, 0.9)), ("a", piece(1, 9, 40, 0.6)), ("b", piece(1, 9, 0, 0.6))],
-                  PARAMS.dedupe_overlap, PARAMS.frame_threshold)
+                  PARAMS.dedupe_overlap)
     assert [(t, s.ref_start) for t, s in kept] == [("a", 5), ("b", 0)]
 
 
-def test_dedupe_counts_the_excess_over_the_frame_threshold_not_the_length():
-    """A periodic title aligned one period off reaches into the part before it through weak,
-    bridged samples: longer, with more score x duration (9.48 against 9.45), but less excess over
-    the frame threshold than the true alignment."""
+def test_dedupe_leaves_out_the_stretch_another_title_explains_better():
+    """A compilation: a periodic title aligned one period off reaches 2.25 s into the previous
+    part, which another title explains better (0.768). With that stretch its score x duration
+    outweighs the true alignment's (9.48 against 9.45); without it, it does not (7.78)."""
     true, off = piece(17.25, 27.56, 28.5, 0.917), piece(15.0, 27.56, 22.0, 0.755)
-    assert off.score * 12.56 > true.score * 10.31
-    [(_, kept)] = dedupe([("a", off), ("a", true)], PARAMS.dedupe_overlap, PARAMS.frame_threshold)
-    assert kept.ref_start == 28.5
+    previous = ("car", piece(9.25, 17.25, 10.0, 0.768))
+    [(_, alone)] = dedupe([("bottle", off), ("bottle", true)], PARAMS.dedupe_overlap)
+    assert alone.ref_start == 22.0
+    kept = dedupe([("bottle", off), ("bottle", true), previous], PARAMS.dedupe_overlap)
+    assert [(t, s.ref_start) for t, s in kept] == [("bottle", 28.5), ("car", 10.0)]
+    weaker = ("car", piece(9.25, 17.25, 10.0, 0.70))  # a worse rival explains nothing
+    assert dedupe([("bottle", off), ("bottle", true), weaker], PARAMS.dedupe_overlap)[0][1].ref_start == 22.0
 
 
 def test_chain_joins_drifting_pieces_of_one_copy_only():
