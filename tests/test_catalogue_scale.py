@@ -86,7 +86,7 @@ def test_a_reader_reads_windows_of_titles_it_knows(long_index):
         assert {t.title_id for t in reader.titles} == {"feature0", "feature1"}
         assert reader.hours == pytest.approx(2 * LONG_MINUTES / 60)
         window = reader.window("feature0", 100, 140)
-        assert set(window) == {"visual", "audio"} and len(window["visual"]) == 40
+        assert set(window) == {"visual", "audio", "reframe"} and len(window["visual"]) == 40
         assert reader.window("not-a-title", 0, 10) == {}
     finally:
         reader.close()

@@ -123,9 +123,9 @@ def test_sharded_reader_is_the_union_of_its_shards(matchers):
         == sorted(sum(SHARDS, []))
     assert [dataclasses.replace(t, added_at=None, path="", mtime_ns=0) for t in reader.titles] == \
         [dataclasses.replace(t, added_at=None, path="", mtime_ns=0) for t in one.reader.titles]
-    assert reader.modalities == one.reader.modalities == ["visual", "audio", "text"]
+    assert reader.modalities == one.reader.modalities == ["visual", "audio", "text", "reframe"]
     # caminandes is silent: sound and subtitles are searched in shard 1 alone
-    assert [s.modalities for s in reader.shards] == [["visual"], ["visual", "audio", "text"]]
+    assert [s.modalities for s in reader.shards] == [["visual", "reframe"], ["visual", "audio", "text", "reframe"]]
     assert reader.hours == pytest.approx(one.reader.hours)
     assert reader.config == one.reader.config
     assert str(reader.root) == reader.shards[0].folder and Config.from_json(reader.meta()["config"]) == reader.config

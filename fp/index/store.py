@@ -51,7 +51,9 @@ from fp.index.vectors import VectorIndex, factory_string, nlist_for, sized_for
 
 DB_NAME = "fp.duckdb"
 TRACKS_DIR = "tracks"
-MODALITIES = ("visual", "audio", "text", REFRAME)
+EVIDENCE = ("visual", "audio", "text")
+"""The modalities a match reports evidence in (a `REFRAME` track's similarity counts as picture)."""
+MODALITIES = (*EVIDENCE, REFRAME)
 LOCK_NAME = "write.lock"
 BUSY_TIMEOUT = 60.0
 """Seconds a connection waits for another process to release the database."""

@@ -18,7 +18,7 @@ from markupsafe import Markup
 
 from fp.data.probe import require_tool
 from fp.errors import FPError
-from fp.index.store import MODALITIES
+from fp.index.store import EVIDENCE
 from fp.report.pdf import html_to_pdf
 from fp.report.plot import similarity_plot
 from fp.report.types import Evidence
@@ -93,7 +93,7 @@ def _title_view(ev: dict, title: dict, thumbnails: bool) -> dict:
         details.append(("reference duration", hms(title["duration"])))
     details += [("matched", f"{title['matched_seconds']:.1f} s: {title['suspect_percent']:.1f} % of the suspect, "
                             f"{title['reference_percent']:.1f} % of the reference")]
-    present = [k for k in MODALITIES if any(m["modalities"].get(k) is not None for m in segs)]
+    present = [k for k in EVIDENCE if any(m["modalities"].get(k) is not None for m in segs)]
     rows = [{"suspect": span(m["query_start"], m["query_end"]), "reference": span(m["ref_start"], m["ref_end"]),
              "length": f"{m['query_end'] - m['query_start']:.1f} s", "score": f"{m['score']:.3f}",
              "scores": ["\u2013" if m["modalities"].get(k) is None else f"{m['modalities'][k]:.2f}" for k in present]}
@@ -185,7 +185,7 @@ def render_series_csv(ev: dict) -> str:
             writer.writerow({"run_id": ev.get("run_id"), "title_id": title["title_id"],
                              "time": round(i * similarity["step"], 3),
                              "threshold": thresholds[i] if i < len(thresholds) else similarity["threshold"],
-                             **{k: series[k][i] if k in series and i < len(series[k]) else None for k in MODALITIES}})
+                             **{k: series[k][i] if k in series and i < len(series[k]) else None for k in EVIDENCE}})
     return out.getvalue()
 
 

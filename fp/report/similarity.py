@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fp.index.store import MODALITIES
+from fp.index.store import EVIDENCE
 from fp.matcher.types import Match
 
 DECIMALS = 3
@@ -47,7 +47,7 @@ def title_similarity(segments: list[Match], threshold: float) -> dict | None:
     applied = np.array([threshold if m.threshold is None else m.threshold for m in carried])
     thresholds = np.where(distance.min(axis=0) == 0.0, applied[owner], threshold)
     series = {}
-    for modality in MODALITIES:
+    for modality in EVIDENCE:
         values = np.full(length, np.nan)
         for j, m in enumerate(carried):
             own = m.series.values.get(modality)
