@@ -6,6 +6,7 @@ import dataclasses
 import json
 import math
 import re
+import shutil
 
 import pytest
 
@@ -63,3 +64,23 @@ def test_an_index_recorded_before_a_fingerprint_setting_existed_reads_as_built()
     assert old.reframe_track is False and Config.from_json(Config().to_json()) == Config()
     with pytest.raises(ConfigMismatchError, match="reframe_track=True"):
         old.check_compatible(Config())
+
+
+def test_an_index_built_without_the_reframe_track_takes_new_titles_as_it_was_built(tmp_path):
+    """`fp index` (no configuration given) goes on fingerprinting an index the way it records;
+    given today's defaults, it refuses them in one line."""
+    from conftest import VIDEO
+    from fp.index import IndexStore, index_catalogue
+
+    catalogue, index = tmp_path / "catalogue", tmp_path / "index"
+    catalogue.mkdir()
+    shutil.copy(VIDEO / "zwm_sintel.mp4", catalogue)
+    assert not index_catalogue(catalogue, index, dataclasses.replace(Config(), reframe_track=False)).failed
+    shutil.copy(VIDEO / "zwm_caminandes.mp4", catalogue)
+    with pytest.raises(ConfigMismatchError, match="reframe_track=True"):
+        index_catalogue(catalogue, index, Config())
+    summary = index_catalogue(catalogue, index)
+    assert summary.added == ["zwm_caminandes.mp4"] and not summary.failed
+    with IndexStore.open(index) as store:
+        assert store.config.reframe_track is False
+        assert {m for (_, m) in store.track_records()} == {"visual"}

@@ -81,7 +81,7 @@ def index_catalogue(
     emit = on_event or (lambda event: None)
     entries = scan_catalogue(catalogue)
     summary = IndexSummary()
-    with IndexStore.open_for_writing(index_dir, config or Config()) as store, \
+    with IndexStore.open_for_writing(index_dir, config) as store, \
             ThreadPoolExecutor(1, thread_name_prefix="fp-commit") as committer:
         config = store.config if config is None else config
         if fingerprinter is None:

@@ -155,7 +155,7 @@ def index_catalogue_ray(
     entries = scan_catalogue(catalogue)
     summary = IndexSummary()
     shards = Path(shard_dir) if shard_dir else Path(index_dir) / "shards"
-    with IndexStore.open_for_writing(index_dir, config or Config()) as store:
+    with IndexStore.open_for_writing(index_dir, config) as store:
         config = store.config if config is None else config
         known = {t.title_id: t for t in store.titles()}
         emit(IndexEvent("start", total=len(entries)))

@@ -25,6 +25,7 @@ a while when the other side holds the file).
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import json
 import math
@@ -180,8 +181,11 @@ class IndexStore:
         return cls(root, config, writable=False)
 
     @classmethod
-    def open_for_writing(cls, root: str | os.PathLike, config: Config) -> IndexStore:
-        """Open (creating if needed) for writing; refuses another configuration or writer."""
+    def open_for_writing(cls, root: str | os.PathLike, config: Config | None = None) -> IndexStore:
+        """Open (creating if needed) for writing; refuses another configuration or writer.
+        `config` None: the fingerprint settings the index records with this release's others (an
+        index made by an earlier fp goes on being fingerprinted as it was built), or the defaults
+        for a new index."""
         root = Path(root)
         try:
             (root / TRACKS_DIR).mkdir(parents=True, exist_ok=True)
@@ -200,9 +204,13 @@ class IndexStore:
                 has_meta = con.execute("SELECT count(*) FROM information_schema.tables "
                                        "WHERE table_name = 'meta'").fetchone()[0]
                 if has_meta:
-                    cls._read_config(con, root).check_compatible(config, "this indexing run")
+                    recorded_config = cls._read_config(con, root)
+                    if config is None:  # its fingerprint settings, this release's others
+                        config = dataclasses.replace(Config(), **recorded_config.fingerprint_settings())
+                    recorded_config.check_compatible(config, "this indexing run")
                     recorded = con.execute("SELECT value FROM meta WHERE key = 'weights'").fetchone()
                     check_digests(recorded and recorded[0], config, "this indexing run")
+                config = config or Config()
                 con.execute(SCHEMA)
                 if not has_meta:
                     now = datetime.now(timezone.utc).isoformat()
