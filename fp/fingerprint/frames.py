@@ -103,6 +103,13 @@ def border_boxes(frames: np.ndarray) -> list[tuple[int, int, int, int]]:
     return [border_box(frame) for frame in frames]
 
 
+def resized(frames: np.ndarray, height: int, width: int) -> np.ndarray:
+    """uint8 frames (n, h, w, 3) resized to (n, height, width, 3): bilinear, antialiased."""
+    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()
+    x = F.interpolate(x, size=(height, width), mode="bilinear", align_corners=False, antialias=True)
+    return x.permute(0, 2, 3, 1).round().clamp(0, 255).byte().numpy()
+
+
 def fill_frames(frames: np.ndarray, boxes: list[tuple[int, int, int, int]] | None = None) -> np.ndarray:
     """Trim every frame's bars (`boxes`: their `border_boxes`, found here when not given) and
     stretch what is left back to the batch's square size (the frames that share a box in one call)."""
@@ -114,9 +121,7 @@ def fill_frames(frames: np.ndarray, boxes: list[tuple[int, int, int, int]] | Non
     for (top, bottom, left, right), rows in groups.items():
         if (bottom - top, right - left) == (size, size):
             continue
-        x = torch.from_numpy(np.ascontiguousarray(frames[rows, top:bottom, left:right])).permute(0, 3, 1, 2).float()
-        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-        out[rows] = x.permute(0, 2, 3, 1).round().clamp(0, 255).byte().numpy()
+        out[rows] = resized(frames[rows, top:bottom, left:right], size, size)
     return out
 
 
@@ -136,11 +141,8 @@ def tile_at_aspect(frames: np.ndarray, aspects: np.ndarray) -> np.ndarray:
     widths = np.clip(np.round(size * np.asarray(aspects)), 1, size).astype(int)
     for width in np.unique(widths):
         rows = np.flatnonzero(widths == width)
-        x = torch.from_numpy(np.ascontiguousarray(frames[rows])).permute(0, 3, 1, 2).float()
-        x = F.interpolate(x, size=(size, int(width)), mode="bilinear", align_corners=False, antialias=True)
         copies = -(-size // int(width))
-        row = x.round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
-        row = np.concatenate([row] * copies, axis=2)
+        row = np.concatenate([resized(frames[rows], size, int(width))] * copies, axis=2)
         start = (row.shape[2] - size) // 2
         out[rows] = row[:, :, start:start + size]
     return out
@@ -156,9 +158,7 @@ def centre_square(frames: np.ndarray, aspects: np.ndarray) -> np.ndarray:
     for width in np.unique(widths):
         rows = np.flatnonzero(widths == width)
         left = (size - int(width)) // 2
-        x = torch.from_numpy(np.ascontiguousarray(frames[rows, :, left:left + int(width)])).permute(0, 3, 1, 2).float()
-        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-        out[rows] = x.round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
+        out[rows] = resized(frames[rows, :, left:left + int(width)], size, size)
     return out
 
 

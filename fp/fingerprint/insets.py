@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from fp.fingerprint.frames import border_box
+from fp.fingerprint.frames import border_box, resized
 
 WINDOW = 8
 """Frames judged together (4 s at 2 frames/s)..."""
@@ -298,7 +298,5 @@ def crop_windows(frames: np.ndarray, boxes: list[Box], size: int | None = None, 
         x0, y0, x1, y1 = (v * scale for v in box)
         window = frames[i, y0:y1, x0:x1]
         top, bottom, left, right = border_box(window, one_sided=True)
-        x = torch.from_numpy(np.ascontiguousarray(window[top:bottom, left:right])).permute(2, 0, 1)[None].float()
-        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-        out[i] = x[0].permute(1, 2, 0).round().clamp(0, 255).byte().numpy()
+        out[i] = resized(window[None, top:bottom, left:right], size, size)[0]
     return out
