@@ -9,8 +9,10 @@ References: the frames at 1 per second (first 60 of each) of the clips fp-visual
 on (fp.fingerprint.visual_train.HELD_OUT: the accuracy benchmark's catalogue and its natural
 copies), prepared as fp's extractor prepares them (squashed square, black bars trimmed). Queries:
 every reference frame through one edit of fp.fingerprint.visual_augment (strength drawn with a
-seed per frame; picture-in-picture pastes into a frame of another title), and through a random
-chain of 1-3 edits ("chain").
+seed per frame; picture-in-picture pastes into a frame of another title), through a random
+chain of 1-3 edits ("chain"), and as a picture-in-picture copy's window cropped back out at its
+box ("pip_window": what fp's query path encodes, its window finder having found the box over
+time; "pip" is the whole picture, which no path of fp encodes alone).
 
 Scores: cosine similarity of every query against every reference. The reference it was made
 from is the positive; frames of other titles are negatives; the other frames of its own title
@@ -45,6 +47,8 @@ NATURAL = {"bower_bbb_480p_30s.mp4": "moviepy_big_buck_bunny_0_30.webm",
 FRAMES_PER_SECOND = 1.0
 MAX_FRAMES = 60
 SEED = 2026
+MEASURED_ONLY = {"pip_window": visual_augment.pip_window}
+"""Edits measured here beside visual_augment.EDITS that are no training edit."""
 
 
 def references() -> tuple[list, np.ndarray, list[str]]:
@@ -62,13 +66,14 @@ def references() -> tuple[list, np.ndarray, list[str]]:
 
 def queries(images: list, titles: np.ndarray, edit: str) -> list:
     """Every reference frame through `edit` ("chain": a random chain of edits)."""
+    edits = {**visual_augment.EDITS, **MEASURED_ONLY}
     out = []
     for i, im in enumerate(images):
         rng = random.Random(f"{SEED}/{edit}/{i}")
         others = np.flatnonzero(titles != titles[i])
         host = images[int(others[rng.randrange(len(others))])]
         out.append(visual_augment.random_view(im, rng, host) if edit == "chain"
-                   else visual_augment.EDITS[edit](im, rng, host))
+                   else edits[edit](im, rng, host))
     return out
 
 
@@ -125,7 +130,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{len(images)} reference frames of {len(title_names)} held-out titles; runtime {args.runtime}",
           file=sys.stderr)
     rows, pooled = {}, {n: ([], []) for n in names}
-    for edit in [*visual_augment.EDITS, "chain"]:
+    for edit in [*visual_augment.EDITS, *MEASURED_ONLY, "chain"]:
         q_trunk = trunk_vectors(edit, lambda: prepare(queries(images, titles, edit))[0])
         rows[edit] = {}
         for n in names:
@@ -133,20 +138,20 @@ def main(argv: list[str] | None = None) -> None:
             rows[edit][n] = (ap_, r1)
             pooled[n][0].append(pos)
             pooled[n][1].append(neg)
-        print(f"{edit}: " + ", ".join(f"{n} AP {v[0]:.3f} R@1 {v[1]:.3f}" for n, v in rows[edit].items()),
+        print(f"{edit}: " + ", ".join(f"{n} AP {v[0]:.4f} R@1 {v[1]:.3f}" for n, v in rows[edit].items()),
               file=sys.stderr)
 
     if args.cache:
         np.savez(args.cache, **cached)
     print(f"\n{len(images)} reference frames ({len(title_names)} titles never trained on), one query per "
           f"frame and edit; runtime {args.runtime}; {time.monotonic() - start:.0f} s")
-    head = f"{'edit':>10} | " + " | ".join(f"{n[:20]:>20} AP   R@1" for n in names)
+    head = f"{'edit':>10} | " + " | ".join(f"{n[:20]:>20} AP    R@1" for n in names)
     print(head)
     print("-" * len(head))
     for edit, by in rows.items():
-        print(f"{edit:>10} | " + " | ".join(f"{'':>20}{by[n][0]:.3f} {by[n][1]:.3f}" for n in names))
+        print(f"{edit:>10} | " + " | ".join(f"{'':>20}{by[n][0]:.4f} {by[n][1]:.3f}" for n in names))
     print(f"{'mean':>10} | " + " | ".join(
-        f"{'':>20}{np.mean([by[n][0] for by in rows.values()]):.3f} {np.mean([by[n][1] for by in rows.values()]):.3f}"
+        f"{'':>20}{np.mean([by[n][0] for by in rows.values()]):.4f} {np.mean([by[n][1] for by in rows.values()]):.3f}"
         for n in names))
     print("\nsimilarity quantiles over all edits: negatives (other titles) and positives (copies)")
     print(f"{'encoder':>20} | {'neg p50':>7} {'p99':>6} {'p99.9':>6} {'max':>6} | {'pos p10':>7} {'p50':>6}")

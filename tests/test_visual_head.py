@@ -40,6 +40,18 @@ def test_every_edit_keeps_the_frame_size_and_changes_the_picture():
         assert np.abs(square - visual_augment.to_square(frame, 64)).mean() > 1, name
 
 
+def test_a_pip_window_is_the_pasted_frame_cut_back_out_of_the_coded_picture():
+    frame = decode_frames(VIDEO / "askany_yoga.mp4", limit=1)[0]
+    host = decode_frames(VIDEO / "mdn_flower.mp4", limit=1)[0]
+    whole = visual_augment.pip(frame, random.Random(3), host)
+    window = visual_augment.pip_window(frame, random.Random(3), host)
+    share = window.width / frame.width
+    assert 0.45 <= share <= 0.7 and abs(window.height / frame.height - share) < 0.01
+    shrunk = np.asarray(frame.resize(window.size, visual_augment.Image.BICUBIC), float)
+    assert np.abs(np.asarray(window, float) - shrunk).mean() < 10  # the frame, coded once (about 7)
+    assert np.abs(np.asarray(whole.resize(window.size), float) - shrunk).mean() > 20  # not the whole picture
+
+
 def test_the_training_loop_learns_on_a_few_real_frames():
     trunk = load_visual_encoder("efficientnet_lite0", "cpu")
     frames, neighbours, group = [], [], []

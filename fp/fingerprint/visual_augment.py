@@ -181,14 +181,32 @@ def blur_fill(im: Image.Image, rng: random.Random, host=None) -> Image.Image:
     return out
 
 
-def pip(im: Image.Image, rng: random.Random, host: Image.Image | None = None) -> Image.Image:
-    """The frame pasted at 45-70 % of the size into another picture (`host`), anywhere."""
+def _pasted(im: Image.Image, rng: random.Random, host: Image.Image | None) -> tuple[Image.Image, tuple]:
+    """`pip`'s picture and the box (left, top, right, bottom) its window fills."""
     w, h = im.size
     out = (host or Image.new("RGB", (w, h), (90, 90, 90))).resize((w, h), Image.BILINEAR)
     s = rng.uniform(0.45, 0.7)
     small = im.resize((round(w * s), round(h * s)), Image.BICUBIC)
-    out.paste(small, (rng.randint(0, w - small.width), rng.randint(0, h - small.height)))
-    return out
+    x, y = rng.randint(0, w - small.width), rng.randint(0, h - small.height)
+    out.paste(small, (x, y))
+    return out, (x, y, x + small.width, y + small.height)
+
+
+def pip(im: Image.Image, rng: random.Random, host: Image.Image | None = None) -> Image.Image:
+    """The frame pasted at 45-70 % of the size into another picture (`host`), anywhere."""
+    return _pasted(im, rng, host)[0]
+
+
+PIP_WINDOW_JPEG = (25, 50)
+"""JPEG quality range of a `pip_window` copy's whole picture, coded once as its upload is."""
+
+
+def pip_window(im: Image.Image, rng: random.Random, host: Image.Image | None = None) -> Image.Image:
+    """A `pip` copy as fp's query path encodes it: the picture coded, then its window cropped
+    back out (fp finds the box over time, fp.fingerprint.insets; here it is known). Not a training
+    edit: bench/frames.py measures with it what the descriptor meets after the window finder."""
+    out, box = _pasted(im, rng, host)
+    return _jpeg(out, rng.randint(*PIP_WINDOW_JPEG)).crop(box)
 
 
 EDITS = {fn.__name__: fn for fn in (crop, letterbox, pillarbox, overlay, colour, grey, blur, noise, compress,
