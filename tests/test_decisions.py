@@ -92,3 +92,36 @@ def test_a_short_segment_above_the_match_threshold_but_below_its_lengths_is_a_ca
     assert (short.decision, short.threshold) == ("candidate", 0.69)
     assert (longer.decision, longer.threshold) == ("match", 0.62)
     assert short.to_dict()["threshold"] == 0.69 and short.to_dict()["decision"] == "candidate"
+
+
+def _dedupe_pairwise(segments, overlap):
+    """dedupe as first written: every segment weighed against every other."""
+    from fp.matcher.decisions import _evidence, _overlap
+
+    evidence = {id(s): _evidence(t, s, segments) for t, s in segments}
+    kept = []
+    for t, s in sorted(segments, key=lambda item: (-evidence[id(item[1])], item[1].query_start)):
+        if not any(u == t and _overlap(s, k) > overlap for u, k in kept):
+            kept.append((t, s))
+    return kept
+
+
+def test_decisions_over_overlapping_stretches_only_equal_the_pairwise_ones():
+    import random
+
+    from fp.matcher.decisions import judge
+
+    rng = random.Random(7)
+    params = dataclasses.replace(PARAMS, length_thresholds=((4.0, 0.6), (10.0, 0.55)))
+    for trial in range(20):
+        found = []
+        for _ in range(rng.randint(1, 150)):
+            q0 = round(rng.uniform(0, 300), 1)
+            q1 = q0 + round(rng.choice([0.0, rng.uniform(0.5, 8), rng.uniform(4, 90)]), 1)
+            r0 = round(rng.uniform(0, 300), 1)
+            found.append((f"t{rng.randrange(6)}", AlignedSegment(q0, q1, r0, r0 + q1 - q0, round(rng.uniform(0.3, 0.95), 2),
+                                                                   {"visual": 0.5})))
+        kept = dedupe(found, PARAMS.dedupe_overlap)
+        assert kept == _dedupe_pairwise(found, PARAMS.dedupe_overlap), trial
+        chained = chain(kept, params)
+        assert decide(found, params) == [judge(t, s, chained, params) for t, s in chained], trial
