@@ -79,6 +79,8 @@ def test_indexing_a_catalogue_with_bad_files_keeps_good_titles(tmp_path, bad_inp
     assert listed.returncode == 0 and "titles      1 " in listed.stdout
     assert re.search(r"disk .* MB \(tracks [0-9.]+, database [0-9.]+, knn [0-9.]+.*MB per catalogue hour",
                      listed.stdout)
+    assert "\nfingerprint visual_encoder=fp-visual-v1, " in listed.stdout
+    assert "\nmatch       this release's, per query (fp match --set NAME=VALUE); the same at build\n" in listed.stdout
 
 
 def test_commands_that_only_read_the_index_start_without_the_encoders(index_dir, tmp_path):
@@ -259,3 +261,22 @@ def test_a_folder_of_suspects_includes_sound_files(index_dir, tmp_path):
     m = line["matches"][0]
     assert m["title_id"] == "psd_tv_documentary.mp4" and m["modalities"]["visual"] is None
     assert m["modalities"]["audio"] > 0.5 and abs(m["ref_start"] - 3.0) <= 1.0
+
+
+def test_info_names_the_settings_an_index_binds_and_those_it_was_built_with(index_dir, tmp_path):
+    """An index built before the reframe track and with another match threshold: queries take
+    its fingerprint settings (the reframe track off), matches this release's thresholds."""
+    import duckdb
+
+    copy = tmp_path / "index"
+    shutil.copytree(index_dir, copy)
+    con = duckdb.connect(str(copy / "fp.duckdb"))
+    recorded = json.loads(con.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()[0])
+    del recorded["reframe_track"]
+    recorded["match_threshold"] = 0.6
+    con.execute("UPDATE meta SET value = ? WHERE key = 'config'", [json.dumps(recorded)])
+    con.close()
+    lines = {line[:12].strip(): line[12:] for line in fp("info", "--index", copy).stdout.splitlines()}
+    assert lines["fingerprint"].endswith("reframe_track=False (queries and updates take these)")
+    assert lines["index"].startswith("exact_index_max_vectors=")
+    assert lines["match"] == "this release's, per query (fp match --set NAME=VALUE); at build: match_threshold=0.6"

@@ -16,7 +16,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from fp import __version__
 from fp.cli.render import print_index_summary, print_report, print_table
-from fp.config import Config
+from fp.config import FINGERPRINT, INDEX, MATCH, Config
 from fp.data.catalogue import AUDIO_EXTENSIONS, VIDEO_EXTENSIONS, scan_catalogue
 from fp.errors import FPError
 from fp.fingerprint.projection import default_dim
@@ -388,6 +388,10 @@ def serve(index_dir: Path = INDEX_OPTION,
     uvicorn.Server(config).run(sockets=[sock])
 
 
+def _settings(values: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in values.items())
+
+
 @app.command()
 def info(index_dir: Path = INDEX_OPTION) -> None:
     """Summarise an index: size, configuration, build times."""
@@ -404,7 +408,13 @@ def info(index_dir: Path = INDEX_OPTION) -> None:
     out.print(f"created     {meta.get('created_at', '?')} by fp {meta.get('fp_version', '?')}")
     if titles:
         out.print(f"last added  {max(t.added_at for t in titles):%Y-%m-%d %H:%M:%S}")
-    out.print("config      " + ", ".join(f"{k}={v}" for k, v in json.loads(meta["config"]).items()))
+    built = Config.from_json(meta["config"])
+    # whole lines (the terminal wraps them): one setting group per line for grep and scripts
+    out.print(f"fingerprint {_settings(built.group(FINGERPRINT))} (queries and updates take these)", soft_wrap=True)
+    out.print(f"index       {_settings(built.group(INDEX))} (at build)", soft_wrap=True)
+    changed = {k: v for k, v in built.group(MATCH).items() if v != getattr(Config(), k)}
+    out.print("match       this release's, per query (fp match --set NAME=VALUE); "
+              + (f"at build: {_settings(changed)}" if changed else "the same at build"), soft_wrap=True)
     out.print(f"runtimes    {meta.get(RUNTIMES_KEY, '').replace(',', ', ') or 'not recorded'}")
     weights = json.loads(meta.get("weights") or "{}")
     out.print("weights     " + (", ".join(f"{k} {v}" for k, v in weights.items()) or "not recorded"))
