@@ -151,3 +151,19 @@ def test_frame_phases_add_the_frames_a_fraction_of_a_sample_later(tmp_path):
     subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-frames:v", "1", str(single)], check=True)
     [(one, *later)] = list(iter_frame_phases(probe(single), 2.0, 32, 4))
     assert len(one) == 1 and all(len(f) == 1 for f in later)  # a single frame is its own later frames
+
+
+def test_a_clip_from_a_file_that_seeks_badly_is_cut_from_its_first_frame(tmp_path):
+    """imageio_cockatoo.mp4's keyframes past the first are no random-access points: seeking to
+    8 s decodes green blocks, so the edits decode such a clip from the file's start."""
+    from fp.data.edits import pirate, seeks_cleanly
+
+    source = VIDEO / "imageio_cockatoo.mp4"
+    assert seeks_cleanly(Clip(str(source), 1.0, 3.0)) and not seeks_cleanly(Clip(str(source), 8.0, 3.0))
+    copy = pirate(Clip(str(source), 8.0, 3.0), tmp_path / "copy.mp4", height=360, crf=18)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.mp4"]  # the lossless cut is gone
+    got = next(iter_frames(probe(copy), 2.0, 64))[:4].astype(float)
+    whole = np.concatenate(list(iter_frames(probe(source), 2.0, 64)))
+    expected = whole[16:20].astype(float)  # 8.0-9.5 s of the file, decoded from its start
+    assert np.abs(got - expected).mean() < 8
+    assert got[..., 1].mean() - got[..., [0, 2]].mean() < 20  # not the green blocks of a bad seek

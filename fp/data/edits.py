@@ -3,7 +3,11 @@ footage. Used by the demo, the tests and the benchmarks."""
 
 from __future__ import annotations
 
+import os
 import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +15,8 @@ from fp.data.probe import require_tool
 from fp.errors import MediaError
 
 EDIT_TIMEOUT = 600.0
+SEEK_CHECK_SECONDS = 0.5
+"""How much of a clip is decoded after seeking to its start, to check that the file seeks cleanly."""
 
 # Named video edits (ffmpeg filter chains), as pirates apply them.
 EDITS = {
@@ -56,6 +62,38 @@ def _run(args: list[str], dst: Path) -> Path:
     return dst
 
 
+def seeks_cleanly(clip: Clip) -> bool:
+    """Whether ffmpeg decodes `clip` without errors when it seeks to its start (decoding from the
+    keyframe before it): some files' keyframes are no random-access points (../shared/media's
+    imageio_cockatoo.mp4 past 3.8 s decodes to green blocks)."""
+    if clip.start <= 0:
+        return True
+    cmd = [require_tool("ffmpeg"), "-nostdin", "-v", "quiet", "-xerror", "-ss", f"{clip.start:.3f}",
+           "-t", f"{min(clip.duration, SEEK_CHECK_SECONDS):.3f}", "-i", clip.path, "-f", "null", "-"]
+    try:
+        return subprocess.run(cmd, capture_output=True, timeout=EDIT_TIMEOUT, stdin=subprocess.DEVNULL).returncode == 0
+    except subprocess.TimeoutExpired as exc:
+        raise MediaError(f"{clip.path}: ffmpeg timed out") from exc
+
+
+@contextmanager
+def readable(clip: Clip, dst: Path) -> Iterator[Clip]:
+    """`clip` as the edits read it: itself where it seeks cleanly (`seeks_cleanly`), else its
+    stretch decoded from the file's first frame into a lossless file beside `dst` (removed after)."""
+    if seeks_cleanly(clip):
+        yield clip
+        return
+    handle, name = tempfile.mkstemp(prefix=f"{dst.stem}.", suffix=".cut.mkv", dir=dst.parent)
+    os.close(handle)
+    cut = Path(name)
+    try:
+        _run(["-i", clip.path, "-ss", f"{clip.start:.3f}", "-t", f"{clip.duration:.3f}", "-map", "0:v:0?",
+              "-map", "0:a:0?", "-c:v", "libx264", "-qp", "0", "-preset", "ultrafast", "-c:a", "pcm_s16le"], cut)
+        yield Clip(str(cut), 0.0, clip.duration)
+    finally:
+        cut.unlink(missing_ok=True)
+
+
 def pirate(clip: Clip, dst: str | Path, *, edits: list[str] = (), filters: list[str] = (),
            height: int = 360, crf: int = 35, audio: bool = True, audio_kbps: int = 48,
            speed: float = 1.0, fps: float | None = None) -> Path:
@@ -69,13 +107,14 @@ def pirate(clip: Clip, dst: str | Path, *, edits: list[str] = (), filters: list[
         chain.append(f"setpts=PTS/{speed:.6f}")
     if fps:
         chain.append(f"fps={fps:g}")
-    args = ["-ss", f"{clip.start:.3f}", "-t", f"{clip.duration:.3f}", "-i", clip.path,
-            "-vf", ",".join(chain), "-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf)]
-    if audio:
-        args += (["-af", f"atempo={speed:.6f}"] if speed != 1.0 else []) + ["-c:a", "aac", "-b:a", f"{audio_kbps}k"]
-    else:
-        args += ["-an"]
-    return _run(args, Path(dst))
+    with readable(clip, Path(dst)) as clip:
+        args = ["-ss", f"{clip.start:.3f}", "-t", f"{clip.duration:.3f}", "-i", clip.path,
+                "-vf", ",".join(chain), "-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf)]
+        if audio:
+            args += (["-af", f"atempo={speed:.6f}"] if speed != 1.0 else []) + ["-c:a", "aac", "-b:a", f"{audio_kbps}k"]
+        else:
+            args += ["-an"]
+        return _run(args, Path(dst))
 
 
 def picture_in_picture(copy: str | Path, host: str | Path, dst: str | Path, *, scale: float = 0.5,
@@ -101,24 +140,25 @@ def splice(clips: list[Clip], dst: str | Path, *, size: tuple[int, int] = (640, 
 
     args, chains, pads = [], [], []
     w, h = size
-    for i, clip in enumerate(clips):
-        args += ["-ss", f"{clip.start:.3f}", "-t", f"{clip.duration:.3f}", "-i", clip.path]
-        chains.append(f"[{i}:v:0]scale={w}:{h}:force_original_aspect_ratio=decrease,"
-                      f"pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,setsar=1,fps={fps},format=yuv420p[v{i}]")
-        pads.append(f"[v{i}]")
-        if audio:
-            info = probe(clip.path)
-            length = min(clip.duration, max(info.duration - clip.start, 0.0))
-            source = f"[{i}:a:0]" if info.has_audio else "anullsrc=r=44100:cl=mono,"
-            chains.append(f"{source}aresample=44100,aformat=channel_layouts=mono,apad,"
-                          f"atrim=duration={length:.3f}[a{i}]")
-            pads.append(f"[a{i}]")
-    graph = ";".join(chains) + ";" + "".join(pads) \
-        + f"concat=n={len(clips)}:v=1:a={int(audio)}[out]" + ("[aout]" if audio else "")
-    args += ["-filter_complex", graph, "-map", "[out]", "-c:v", "libx264", "-preset", "veryfast",
-             "-crf", str(crf)]
-    args += ["-map", "[aout]", "-c:a", "aac", "-b:a", "64k"] if audio else ["-an"]
-    return _run(args, Path(dst))
+    with ExitStack() as stack:
+        for i, clip in enumerate(stack.enter_context(readable(clip, Path(dst))) for clip in clips):
+            args += ["-ss", f"{clip.start:.3f}", "-t", f"{clip.duration:.3f}", "-i", clip.path]
+            chains.append(f"[{i}:v:0]scale={w}:{h}:force_original_aspect_ratio=decrease,"
+                          f"pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,setsar=1,fps={fps},format=yuv420p[v{i}]")
+            pads.append(f"[v{i}]")
+            if audio:
+                info = probe(clip.path)
+                length = min(clip.duration, max(info.duration - clip.start, 0.0))
+                source = f"[{i}:a:0]" if info.has_audio else "anullsrc=r=44100:cl=mono,"
+                chains.append(f"{source}aresample=44100,aformat=channel_layouts=mono,apad,"
+                              f"atrim=duration={length:.3f}[a{i}]")
+                pads.append(f"[a{i}]")
+        graph = ";".join(chains) + ";" + "".join(pads) \
+            + f"concat=n={len(clips)}:v=1:a={int(audio)}[out]" + ("[aout]" if audio else "")
+        args += ["-filter_complex", graph, "-map", "[out]", "-c:v", "libx264", "-preset", "veryfast",
+                 "-crf", str(crf)]
+        args += ["-map", "[aout]", "-c:a", "aac", "-b:a", "64k"] if audio else ["-an"]
+        return _run(args, Path(dst))
 
 
 def keystone(top: float, bottom: float = 0.0, tilt: float = 0.0) -> str:
@@ -193,13 +233,14 @@ def camcord(clip: Clip, dst: str | Path, *, keystone_filter: str = keystone(0.05
         picture.append(f"setpts=PTS/{speed:.6f}")
     if fps:
         picture.append(f"fps={fps:g}")
-    source = "[0:a:0]" if probe(clip.path).has_audio else f"anullsrc=r={SAMPLE_RATE}:cl=mono:d={clip.duration:.3f},"
-    sound = room_sound(source, band, echo, room_noise, seed, speed)
-    graph = f"[0:v:0]{','.join(picture)}[vout];{sound}"
-    args = ["-ss", f"{clip.start:.3f}", "-t", f"{clip.duration:.3f}", "-i", clip.path, "-filter_complex", graph,
-            "-map", "[vout]", "-map", "[aout]", "-t", f"{clip.duration / speed:.3f}", "-c:v", "libx264",
-            "-preset", "veryfast", "-crf", str(crf), "-c:a", "aac", "-b:a", f"{audio_kbps}k"]
-    return _run(args, Path(dst))
+    with readable(clip, Path(dst)) as clip:
+        source = "[0:a:0]" if probe(clip.path).has_audio else f"anullsrc=r={SAMPLE_RATE}:cl=mono:d={clip.duration:.3f},"
+        sound = room_sound(source, band, echo, room_noise, seed, speed)
+        graph = f"[0:v:0]{','.join(picture)}[vout];{sound}"
+        args = ["-ss", f"{clip.start:.3f}", "-t", f"{clip.duration:.3f}", "-i", clip.path, "-filter_complex", graph,
+                "-map", "[vout]", "-map", "[aout]", "-t", f"{clip.duration / speed:.3f}", "-c:v", "libx264",
+                "-preset", "veryfast", "-crf", str(crf), "-c:a", "aac", "-b:a", f"{audio_kbps}k"]
+        return _run(args, Path(dst))
 
 
 def write_wav(path: str | Path, pcm, rate: int) -> Path:
@@ -230,9 +271,10 @@ def black_picture(clip: Clip | None, dst: str | Path, *, duration: float | None 
     if clip is None:
         args += ["-f", "lavfi", "-i", f"anullsrc=r=44100:cl=mono:d={length:.3f}"]
     else:
-        cut = _run(["-ss", f"{clip.start:.3f}", "-t", f"{clip.duration:.3f}", "-i", clip.path, "-vn",
-                    *(["-af", audio_filter] if audio_filter else []), "-ac", "1", "-ar", "44100"],
-                   dst.with_suffix(".cut.wav"))
+        with readable(clip, dst) as part:
+            cut = _run(["-ss", f"{part.start:.3f}", "-t", f"{part.duration:.3f}", "-i", part.path, "-vn",
+                        *(["-af", audio_filter] if audio_filter else []), "-ac", "1", "-ar", "44100"],
+                       dst.with_suffix(".cut.wav"))
         if noise_snr_db is not None:
             pcm = decode_audio(probe(cut), 44100)
             noise = np.random.default_rng(seed).normal(size=len(pcm)).astype(np.float32)
@@ -248,7 +290,8 @@ def black_picture(clip: Clip | None, dst: str | Path, *, duration: float | None 
 
 def swap_soundtrack(clip: Clip, music: str, dst: str | Path, *, height: int = 360) -> Path:
     """`clip`'s picture (rescaled, re-encoded) over another soundtrack."""
-    args = ["-ss", f"{clip.start:.3f}", "-t", f"{clip.duration:.3f}", "-i", clip.path, "-i", music,
-            "-map", "0:v:0", "-map", "1:a:0", "-shortest", "-vf", f"scale=-2:{height},setsar=1,format=yuv420p",
-            "-c:v", "libx264", "-preset", "veryfast", "-crf", "32", "-c:a", "aac", "-b:a", "64k"]
-    return _run(args, Path(dst))
+    with readable(clip, Path(dst)) as clip:
+        args = ["-ss", f"{clip.start:.3f}", "-t", f"{clip.duration:.3f}", "-i", clip.path, "-i", music,
+                "-map", "0:v:0", "-map", "1:a:0", "-shortest", "-vf", f"scale=-2:{height},setsar=1,format=yuv420p",
+                "-c:v", "libx264", "-preset", "veryfast", "-crf", "32", "-c:a", "aac", "-b:a", "64k"]
+        return _run(args, Path(dst))
