@@ -179,9 +179,9 @@ class Config:
     frames), for copies flipped left to right. Off: fp-visual-v1 scores a mirror image nearly as
     the frame itself (bench/frames.py: AP 0.9998, recall@1 0.998: one mirrored text card of 477
     missed), and on the accuracy benchmark (all edits) the pass found no copy more (flipped
-    copies 16 of 16 either way; micro-AP 0.984 both, recall 0.915 against 0.913) and cost 12.6 s of compute per suspect minute against 9.8 without it. (With
-    the 128-d head of an earlier training, dropping it lost: recall 0.860 -> 0.811, flipped copies
-    16 -> 14.)"""
+    copies 16 of 16 either way; micro-AP 0.984 both, recall 0.915 against 0.913) and cost 12.6 s
+    of compute per suspect minute against 9.8 without it. (With the 128-d head of an earlier
+    training, dropping it lost: recall 0.860 -> 0.811, flipped copies 16 -> 14.)"""
     query_phases: int = setting(4, MATCH, (1, 8))
     """Sample the suspect's picture (and its picture-in-picture window) this many times per step,
     at even fractions of it, from the same decoding pass, and align at the fractional shifts
