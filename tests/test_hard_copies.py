@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import VIDEO
+from fp.config import Config
 from fp.data import probe
 from fp.data.edits import Clip, black_picture, camcord, pirate, pitch_shift, vertical
 from fp.fingerprint.types import REFRAME
@@ -54,6 +55,10 @@ def test_a_silent_9_16_reframe_is_matched_on_the_titles_centre_squares(matcher, 
     copy = pirate(Clip(str(VIDEO / title), start, seconds), tmp_path / "v.mp4", filters=[vertical(0.5)], audio=False)
     query = fingerprinter.query_fingerprint(probe(copy))
     assert query.portrait is not None and query.portrait.track.valid.mean() > 0.9
+    later = query.variants[0].phases  # the picture's phases, at the portrait samples alone
+    assert len(query.portrait.phases) == len(later) == Config().query_phases - 1
+    assert all(p.start == q.start and np.array_equal(p.valid, q.valid & query.portrait.track.valid)
+               and np.array_equal(p.vectors, q.vectors) for p, q in zip(query.portrait.phases, later))
     reference = matcher.reader.window(title, 0, 1000)
     assert reference[REFRAME].valid.sum() == reference["visual"].valid.sum() > 0
     report = matcher.match(copy)

@@ -313,6 +313,29 @@ def test_portrait_samples_meet_the_reframe_track_as_picture_evidence():
     assert seg.score > 0.7 and set(seg.modalities) == {"visual"}
 
 
+def test_portrait_samples_between_the_samples_meet_the_reframe_track_at_fractional_shifts():
+    """A phone reframe cut three quarters of a step off the grid, in content that changes every
+    sample: its portrait samples meet the title's centre squares only at their phase."""
+    squares = random_track(400, seed=3, shot_len=1)
+    squares = FeatureTrack(REFRAME, 0.5, squares.vectors, squares.valid)
+    ref = {"visual": random_track(400, seed=31), REFRAME: squares}
+    step, kwargs = 0.5, dict(ref_duration=200.0, query_duration=30.0)
+
+    def phase(p, vectors):
+        return FeatureTrack("visual", step, vectors, np.ones(60, bool), start=p * step / 4)
+
+    off = [random_track(60, seed=10 + p, shot_len=1).vectors for p in range(3)]
+    picture = [phase(0, off[0])]
+    tracks = {"visual": picture, REFRAME: picture}
+    phases = [[phase(p, off[p])] for p in (1, 2)] + [[phase(3, random_track(60, seed=13, shot_len=1).vectors)]]
+    portrait = [phase(1, off[1]), phase(2, off[2]), phase(3, excerpt(squares, 101, 161).vectors)]
+    assert align(tracks, ref, 50.0, IDENTITY, PARAMS, phases=phases, **kwargs) == []
+    [seg] = align(tracks, ref, 50.0, IDENTITY, PARAMS, phases=phases, portrait_phases=portrait, **kwargs)
+    assert seg.query_start == pytest.approx(0.375)
+    assert seg.ref_start - seg.query_start == pytest.approx(50.125)  # centre square 101 at 50.5 s
+    assert seg.score > 0.7 and set(seg.modalities) == {"visual"}
+
+
 def test_portrait_shots_search_the_reframe_vectors_for_the_picture():
     squares = random_track(300, seed=6)
     squares = FeatureTrack(REFRAME, 0.5, squares.vectors, squares.valid)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -445,9 +446,11 @@ class Fingerprinter:
                                      max_seconds=cfg.max_shot_seconds) for name, track in pictures.items()}
         variants = [PictureVariant(name, track, build_shots({"visual": track}, spans[name], step, info.duration),
                                    later.get(name, [])) for name, track in pictures.items()]
-        if portrait is not None:
+        if portrait is not None:  # at every phase: the picture's later samples where the picture is portrait
             portrait = PictureVariant(PORTRAIT, portrait, build_shots({"visual": portrait}, spans["picture"], step,
-                                                                      info.duration))
+                                                                      info.duration),
+                                      [dataclasses.replace(t, valid=t.valid & portrait.valid)
+                                       for t in later.get("picture", [])])
         return QueryFingerprint(info, variants, shared, build_shots(shared, spans["picture"], step, info.duration),
                                 portrait)
 

@@ -90,5 +90,6 @@ class QueryFingerprint:
     """The shared tracks' per-shot fingerprints, over the shots of the picture as it is."""
     portrait: PictureVariant | None = None
     """The picture as it is at its portrait samples alone (`Config.query_portrait_aspect`; the
-    others carry no content), with its own shots: what the catalogue's `REFRAME` tracks are
-    searched and aligned with. None when no sample is portrait."""
+    others carry no content), with its own shots and phases (the picture's phases at those
+    samples): what the catalogue's `REFRAME` tracks are searched and aligned with. None when no
+    sample is portrait."""

@@ -231,6 +231,7 @@ def align(
     ref_duration: float,
     query_duration: float,
     phases: list[list[FeatureTrack]] | None = None,
+    portrait_phases: list[FeatureTrack] | None = None,
 ) -> list[AlignedSegment]:
     """Segments of the query aligned with `ref` at shifts within `params.radius` of `offset`.
 
@@ -239,14 +240,16 @@ def align(
     alternative being the picture as it is. `phases`: per phase p from 1, the picture's
     alternatives sampled p / (len(phases) + 1) of a step later (`PictureVariant.phases`), which the
     fractional shifts align alone. `query[REFRAME]`, the picture's portrait samples, meets the
-    reference's `REFRAME` track at whole shifts, and each sample's picture similarity is the
-    better of the two.
+    reference's `REFRAME` track at whole shifts, and `portrait_phases` (per phase from 1, those
+    samples p / (len(phases) + 1) of a step later: `QueryFingerprint.portrait`'s phases) at the
+    fractional ones; each sample's picture similarity is the better of the two.
     """
     reframed = query.get(REFRAME) if REFRAME in ref and PRIMARY in ref else None
     modalities = [m for m in query if m in ref and m in scales and query[m] and m != REFRAME]
     if not modalities:
         return []
     phases = [tracks for tracks in phases or [] if tracks] if PRIMARY in modalities else []
+    portrait_phases = portrait_phases if reframed and portrait_phases and len(portrait_phases) == len(phases) else []
     steps = {track.step for m in modalities for track in query[m]} | {ref[m].step for m in modalities} \
         | {track.step for tracks in phases for track in tracks}
     if len(steps) != 1:
@@ -263,7 +266,10 @@ def align(
             if reframed and PRIMARY in out:
                 out[PRIMARY] = np.fmax(out[PRIMARY], best_diagonal(reframed, ref[REFRAME], s, length))
             return out
-        return {PRIMARY: best_diagonal(phases[phase - 1], ref[PRIMARY], s, length)}
+        picture = best_diagonal(phases[phase - 1], ref[PRIMARY], s, length)
+        if portrait_phases:
+            picture = np.fmax(picture, diagonal(portrait_phases[phase - 1], ref[REFRAME], s, length))
+        return {PRIMARY: picture}
 
     raw = {key: diagonals(*key) for key in shifts}
     fused = {key: fuse(raw[key], scales, params.frame_threshold, params.agreement_bonus) for key in shifts}

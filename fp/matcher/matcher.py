@@ -112,14 +112,16 @@ class Matcher:
 
     def _localise(self, query: QueryFingerprint, hyp: Hypothesis) -> list[AlignedSegment]:
         """The segments of one hypothesis: its picture variants (the best per sample; sampled between
-        the samples too where they were, for the fractional shifts; its portrait samples against the
-        title's centre squares too) and the shared soundtrack and
+        the samples too where they were, for the fractional shifts; its portrait samples, at every
+        phase, against the title's centre squares too) and the shared soundtrack and
         subtitles aligned with the window of the title that the search radius around its offset
         can reach (nothing else of the title is read)."""
         chosen = [v for v in query.variants if v.name in hyp.variants]
         tracks = {PRIMARY: [v.track for v in chosen], **{m: [track] for m, track in query.tracks.items()}}
+        portrait_phases = []
         if query.portrait is not None:
             tracks[REFRAME] = [query.portrait.track]
+            portrait_phases = query.portrait.phases
         phases = [list(tracks) for tracks in zip(*(v.phases for v in chosen if v.phases))]
         step = chosen[0].track.step
         samples = max(len(t) for ts in [*tracks.values(), *phases] for t in ts)
@@ -132,12 +134,13 @@ class Matcher:
         if sliced:
             tracks = {m: [part(t, lo, hi) for t in ts] for m, ts in tracks.items()}
             phases = [[part(t, lo, hi) for t in ts] for ts in phases]
+            portrait_phases = [part(t, lo, hi) for t in portrait_phases]
         shift = lo * step
         first, stop = reference_window(hyp.offset + shift, step, self.alignment.radius, hi - lo)
         ref = self.reader.window(hyp.title_id, first, stop)
         found = align(tracks, ref, hyp.offset + shift, self.scales, self.alignment,
                       ref_duration=self.durations[hyp.title_id], query_duration=query.info.duration - shift,
-                      phases=phases)
+                      phases=phases, portrait_phases=portrait_phases)
         if not sliced:
             return found
         return [dataclasses.replace(seg, query_start=seg.query_start + shift, query_end=seg.query_end + shift,
