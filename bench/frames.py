@@ -12,7 +12,11 @@ every reference frame through one edit of fp.fingerprint.visual_augment (strengt
 seed per frame; picture-in-picture pastes into a frame of another title), through a random
 chain of 1-3 edits ("chain"), and as a picture-in-picture copy's window cropped back out at its
 box ("pip_window": what fp's query path encodes, its window finder having found the box over
-time; "pip" is the whole picture, which no path of fp encodes alone).
+time; "pip" is the whole picture, which no path of fp encodes alone). "9:16 as fp": the 9:16
+strips met as fp meets a phone reframe (fp.fingerprint.extract): the strip as the mean of its
+square render and its render at its own aspect, against the frames and, as the catalogue's
+reframe track holds them, their centre squares, the better of the two (left out of the mean: it
+measures "vertical" again).
 
 Scores: cosine similarity of every query against every reference. The reference it was made
 from is the positive; frames of other titles are negatives; the other frames of its own title
@@ -34,11 +38,14 @@ import numpy as np
 import torch
 
 from bench.projection import average_precision
+from fp.config import Config
 from fp.fingerprint import visual_augment
+from fp.fingerprint.extract import REFRAME_MIN_ASPECT
+from fp.fingerprint.frames import border_boxes, centre_square, content_aspects, fill_frames, tile_at_aspect
 from fp.fingerprint.runtime import load_visual, resolve_runtime
 from fp.fingerprint.visual_head import head_config, load_head
 from fp.fingerprint.trained import is_head
-from fp.fingerprint.visual_train import HELD_OUT, MEDIA, decode_frames, prepare
+from fp.fingerprint.visual_train import FRAME_SIZE, HELD_OUT, MEDIA, decode_frames, prepare
 
 NATURAL = {"bower_bbb_480p_30s.mp4": "moviepy_big_buck_bunny_0_30.webm",
            "psd_goldeneye_rotated_audio.mp4": "psd_goldeneye_vfr_drop3.mp4",
@@ -49,6 +56,7 @@ MAX_FRAMES = 60
 SEED = 2026
 MEASURED_ONLY = {"pip_window": visual_augment.pip_window}
 """Edits measured here beside visual_augment.EDITS that are no training edit."""
+AS_FP = "9:16 as fp"
 
 
 def references() -> tuple[list, np.ndarray, list[str]]:
@@ -77,11 +85,23 @@ def queries(images: list, titles: np.ndarray, edit: str) -> list:
     return out
 
 
+def squares(images: list) -> tuple[np.ndarray, np.ndarray]:
+    """Images as fp's decoder hands them over (squashed square, bars trimmed) and the aspect of
+    each one's picture inside its bars."""
+    frames = np.stack([visual_augment.to_square(im, FRAME_SIZE) for im in images])
+    bars = border_boxes(frames)
+    return fill_frames(frames, bars), content_aspects(bars, np.array([im.width / im.height for im in images]))
+
+
 def score(q: np.ndarray, refs: np.ndarray, titles: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray]:
     """micro-AP, recall@1, positive and negative similarities of queries `q` (query i copies
     reference i)."""
-    sims = q @ refs.T
-    n = len(q)
+    return score_sims(q @ refs.T, titles)
+
+
+def score_sims(sims: np.ndarray, titles: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray]:
+    """`score` of a matrix of query (rows) x reference similarities."""
+    n = len(sims)
     pos = sims[np.arange(n), np.arange(n)]
     other = titles[None, :] != titles[:, None]
     neg = sims[other]
@@ -141,6 +161,24 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{edit}: " + ", ".join(f"{n} AP {v[0]:.4f} R@1 {v[1]:.3f}" for n, v in rows[edit].items()),
               file=sys.stderr)
 
+    # a phone reframe as fp meets it (see the module docstring)
+    strips = queries(images, titles, "vertical")
+    strip_squares, strip_aspects = squares(strips)
+    frame_squares, frame_aspects = squares(images)
+    tall, wide = strip_aspects <= Config().query_portrait_aspect, frame_aspects >= REFRAME_MIN_ASPECT
+    tiles = trunk_vectors("vertical tiles", lambda: tile_at_aspect(strip_squares, strip_aspects))
+    centres = trunk_vectors("centre squares", lambda: centre_square(frame_squares, frame_aspects))
+    rows[AS_FP] = {}
+    for n in names:
+        q, extra = embed(n, trunk_vectors("vertical", lambda: strip_squares)).copy(), embed(n, tiles)
+        q[tall] = q[tall] + extra[tall]
+        q /= np.linalg.norm(q, axis=1, keepdims=True)
+        sims = q @ refs[n].T
+        sims[:, wide] = np.maximum(sims[:, wide], (q @ embed(n, centres).T)[:, wide])
+        rows[AS_FP][n] = score_sims(sims, titles)[:2]
+    print(f"{AS_FP}: " + ", ".join(f"{n} AP {v[0]:.4f} R@1 {v[1]:.3f}" for n, v in rows[AS_FP].items()),
+          file=sys.stderr)
+
     if args.cache:
         np.savez(args.cache, **cached)
     print(f"\n{len(images)} reference frames ({len(title_names)} titles never trained on), one query per "
@@ -150,8 +188,9 @@ def main(argv: list[str] | None = None) -> None:
     print("-" * len(head))
     for edit, by in rows.items():
         print(f"{edit:>10} | " + " | ".join(f"{'':>20}{by[n][0]:.4f} {by[n][1]:.3f}" for n in names))
+    edits = [by for edit, by in rows.items() if edit != AS_FP]
     print(f"{'mean':>10} | " + " | ".join(
-        f"{'':>20}{np.mean([by[n][0] for by in rows.values()]):.4f} {np.mean([by[n][1] for by in rows.values()]):.3f}"
+        f"{'':>20}{np.mean([by[n][0] for by in edits]):.4f} {np.mean([by[n][1] for by in edits]):.3f}"
         for n in names))
     print("\nsimilarity quantiles over all edits: negatives (other titles) and positives (copies)")
     print(f"{'encoder':>20} | {'neg p50':>7} {'p99':>6} {'p99.9':>6} {'max':>6} | {'pos p10':>7} {'p50':>6}")
