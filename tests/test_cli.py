@@ -13,6 +13,7 @@ from conftest import VIDEO
 from fp.config import Config
 from fp.data.edits import Clip, pirate
 from fp.index.store import IndexStore
+from fp.matcher.decisions import DecisionParams
 
 
 def fp(*args, cwd=None):
@@ -280,3 +281,11 @@ def test_info_names_the_settings_an_index_binds_and_those_it_was_built_with(inde
     assert lines["fingerprint"].endswith("reframe_track=False (queries and updates take these)")
     assert lines["index"].startswith("exact_index_max_vectors=")
     assert lines["match"] == "this release's, per query (fp match --set NAME=VALUE); at build: match_threshold=0.6"
+    # the thresholds fp match applies at this index's size, by segment length
+    with IndexStore.open(copy) as store:
+        decisions = DecisionParams.from_config(Config(), store.counts()["hours"])
+    rule, _, rest = lines["thresholds"].partition(" on; ")
+    listed = [step.split(" from ") for step in rule.split(", ")]
+    assert listed[0][1] == "4 s" and rest.startswith("shorter than 4 s, candidates")
+    assert [float(t) for t, _ in listed] == [round(decisions.threshold(float(d[:-2])), 3) for _, d in listed]
+    assert float(listed[-1][0]) == Config().match_threshold < float(listed[0][0])

@@ -25,6 +25,7 @@ from fp.index.distributed import index_catalogue_ray
 from fp.index.history import RunHistory
 from fp.index.shards import ShardedReader
 from fp.index.store import DB_NAME, RUNTIMES_KEY, IndexStore
+from fp.matcher.calibration import length_thresholds
 from fp.matcher.matcher import Matcher
 from fp.matcher.policy import DEFAULT_POLICY, Policy
 from fp.report.evidence import check
@@ -392,6 +393,19 @@ def _settings(values: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in values.items())
 
 
+def _thresholds(cfg: Config, hours: float) -> str:
+    """The decision thresholds `fp match` applies by segment length against `hours` of catalogue
+    (`DecisionParams.threshold`): the false-match tail's, down to `match_threshold`."""
+    base, steps = cfg.match_threshold, []
+    for shortest, threshold in length_thresholds(cfg, hours):
+        steps.append(f"{max(threshold, base):.3f} from {shortest:g} s")
+        if threshold <= base:
+            break
+    rule = ", ".join(steps) + " on" if steps else f"{base:.3f} for every length"
+    return (f"{rule}; shorter than {cfg.min_match_seconds:g} s, candidates (this release's, for "
+            f"{max(hours, cfg.false_match_hours):.2f} catalogue hours)")
+
+
 @app.command()
 def info(index_dir: Path = INDEX_OPTION) -> None:
     """Summarise an index: size, configuration, build times."""
@@ -415,6 +429,7 @@ def info(index_dir: Path = INDEX_OPTION) -> None:
     changed = {k: v for k, v in built.group(MATCH).items() if v != getattr(Config(), k)}
     out.print("match       this release's, per query (fp match --set NAME=VALUE); "
               + (f"at build: {_settings(changed)}" if changed else "the same at build"), soft_wrap=True)
+    out.print(f"thresholds  {_thresholds(Config(), counts['hours'])}", soft_wrap=True)
     out.print(f"runtimes    {meta.get(RUNTIMES_KEY, '').replace(',', ', ') or 'not recorded'}")
     weights = json.loads(meta.get("weights") or "{}")
     out.print("weights     " + (", ".join(f"{k} {v}" for k, v in weights.items()) or "not recorded"))
