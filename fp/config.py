@@ -301,8 +301,9 @@ class Config:
         return dataclasses.replace(self, **changes)
 
     def for_matching(self, settings: list[str]) -> Config:
-        """The configuration to match against an index built with this one: its fingerprint
-        settings, this release's other settings, and `NAME=VALUE` match settings (`with_settings`)."""
+        """The configuration to match against an index built with this one (or, with no
+        `settings`, to go on indexing it): its fingerprint settings, this release's other
+        settings, and `NAME=VALUE` match settings (`with_settings`)."""
         return dataclasses.replace(Config(), **self.fingerprint_settings()).with_settings(settings)
 
     def group(self, name: str) -> dict:

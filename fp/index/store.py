@@ -25,7 +25,6 @@ a while when the other side holds the file).
 
 from __future__ import annotations
 
-import dataclasses
 import fcntl
 import json
 import math
@@ -206,7 +205,7 @@ class IndexStore:
                 if has_meta:
                     recorded_config = cls._read_config(con, root)
                     if config is None:  # its fingerprint settings, this release's others
-                        config = dataclasses.replace(Config(), **recorded_config.fingerprint_settings())
+                        config = recorded_config.for_matching([])
                     recorded_config.check_compatible(config, "this indexing run")
                     recorded = con.execute("SELECT value FROM meta WHERE key = 'weights'").fetchone()
                     check_digests(recorded and recorded[0], config, "this indexing run")
