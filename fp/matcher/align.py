@@ -6,9 +6,10 @@ sample's fused score is its best modality's, raised when further modalities agre
 query's picture was also sampled between its samples (at p / phases of a step later), the
 fractional shifts between are measured too, with those samples and the picture alone (the sound
 and subtitles, sampled on the whole grid, are aligned at the whole shifts: half shifts of their
-own only gave unrelated speech and music more chances to look alike). The best shift's fused
-diagonal is cut into segments where the score holds, gaps bridged. Found query times are then
-taken out and the band searched again, so several segments at nearby offsets are all found.
+own only gave unrelated speech and music more chances to look alike), and a sample's picture
+may take its best at the neighbouring fractional shifts (`AlignParams.jitter`). The best shift's
+fused diagonal is cut into segments where the score holds, gaps bridged. Found query times are
+then taken out and the band searched again, so several segments at nearby offsets are all found.
 """
 
 from __future__ import annotations
@@ -189,12 +190,14 @@ class AlignParams:
     max_segments: int
     context: float = float("inf")
     """`align_context_seconds`."""
+    jitter: float = 0.0
+    """`align_jitter_seconds`."""
 
     @classmethod
     def from_config(cls, cfg: Config) -> AlignParams:
         return cls(cfg.align_radius_seconds, cfg.frame_min_similarity, cfg.agreement_bonus, cfg.gap_seconds,
                    cfg.min_segment_seconds, cfg.candidate_threshold, cfg.max_segments_per_hypothesis,
-                   cfg.align_context_seconds)
+                   cfg.align_context_seconds, cfg.align_jitter_seconds)
 
 
 def shift_band(offset: float, step: float, radius: float) -> range:
@@ -219,6 +222,22 @@ def best_diagonal(alternatives: list[FeatureTrack], ref: FeatureTrack, shift: in
 Shift = tuple[int, int]
 """(whole sample shift, phase): phase p of m is the fractional shift `shift - p/m` samples,
 measured with the query's picture sampled p/m of a step later."""
+
+
+def jittered(raw: dict[Shift, dict[str, np.ndarray]], phases: int, reach: int) -> dict[Shift, dict[str, np.ndarray]]:
+    """Each shift's picture diagonal, sample by sample the best of the shifts up to `reach`
+    fractional steps (1 / `phases` of a step) either side of it: a copy's picture may run a little
+    ahead of or behind the reference's (a speed change drifts through the phases; a frame-rate
+    change moves its frames), and along one exact shift its fast motion would miss."""
+    if reach <= 0 or not raw:
+        return raw
+    ordered = {shift * phases - phase: (shift, phase) for shift, phase in raw}  # by fractional shift
+    out = {}
+    for position, key in ordered.items():
+        near = [raw[ordered[p]][PRIMARY] for p in range(position - reach, position + reach + 1)
+                if p in ordered and PRIMARY in raw[ordered[p]]]
+        out[key] = {**raw[key], PRIMARY: np.fmax.reduce(near)} if PRIMARY in raw[key] else raw[key]
+    return out
 
 
 def align(
@@ -271,7 +290,8 @@ def align(
             picture = np.fmax(picture, diagonal(portrait_phases[phase - 1], ref[REFRAME], s, length))
         return {PRIMARY: picture}
 
-    raw = {key: diagonals(*key) for key in shifts}
+    raw = jittered({key: diagonals(*key) for key in shifts}, len(phases) + 1,
+                   int(np.floor(params.jitter * (len(phases) + 1) / step + 1e-9)))
     fused = {key: fuse(raw[key], scales, params.frame_threshold, params.agreement_bonus) for key in shifts}
     free = np.ones(length, bool)
     found: list[AlignedSegment] = []
