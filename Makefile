@@ -24,7 +24,7 @@ bench-accuracy: setup
 	@bash scripts/ensure-tools.sh pkg-config=pkg-config cmake=cmake =python3-dev =libavcodec-dev \
 	  =libavformat-dev =libavdevice-dev =libavutil-dev =libswscale-dev =libswresample-dev =libavfilter-dev
 	@bash -c 'source scripts/setup-log.sh && step "installing the anchors (vpdq, imageio-ffmpeg)" \
-	  .venv/bin/pip install --progress-bar off -c constraints.txt -e ".[anchors]"'
+	  .venv/bin/python -m pip install --progress-bar off -c constraints.txt -e ".[anchors]"'
 	$(PY) -m pytest -q -p no:cacheprovider bench/test_anchors.py
 	$(PY) -m bench.accuracy
 

@@ -4,7 +4,7 @@ Setup (Debian 12):
 
     apt-get install -y ffmpeg pkg-config cmake python3-dev libavcodec-dev libavformat-dev \
         libavdevice-dev libavutil-dev libswscale-dev libswresample-dev libavfilter-dev
-    .venv/bin/pip install -c constraints.txt "vpdq==0.2.5" imageio-ffmpeg
+    .venv/bin/python -m pip install -c constraints.txt "vpdq==0.2.5" imageio-ffmpeg
 
 vpdq builds from its sdist against the libav*-dev packages (its apt-requirements.txt). imageio-ffmpeg
 brings a static ffmpeg (9.x) for the signature anchor: Debian's ffmpeg 5.1 segfaults in the signature
