@@ -19,8 +19,8 @@ from fp.fingerprint import visual_augment
 from fp.fingerprint.encoders import load_visual_encoder
 from fp.fingerprint.visual_head import HeadConfig
 from fp.fingerprint.trained import SHIPPED_VISUAL, trained_files
-from fp.fingerprint.visual_train import (BASE_SIZE, MEDIA, BaseFrames, TrainConfig, decode_frames, encode_views,
-                                         koleo, prepare, title_cards, train, video_frames)
+from fp.fingerprint.visual_train import (MEDIA, BaseFrames, TrainConfig, decode_frames, encode_views, koleo, prepare,
+                                         train, video_frames)
 from fp.matcher import Matcher
 
 from conftest import VIDEO
@@ -50,21 +50,6 @@ def test_a_pip_window_is_the_pasted_frame_cut_back_out_of_the_coded_picture():
     shrunk = np.asarray(frame.resize(window.size, visual_augment.Image.BICUBIC), float)
     assert np.abs(np.asarray(window, float) - shrunk).mean() < 10  # the frame, coded once (about 7)
     assert np.abs(np.asarray(whole.resize(window.size), float) - shrunk).mean() > 20  # not the whole picture
-
-
-@pytest.mark.parametrize("installed_fonts", [True, False])
-def test_title_cards_are_light_text_on_a_dark_picture_each_its_own(tmp_path, installed_fonts):
-    """Drawn in the machine's fonts or, without any (an empty folder), in Pillow's own; the same
-    cards for the same seed."""
-    backdrop = decode_frames(VIDEO / "askany_yoga.mp4", limit=1)
-    fonts = {} if installed_fonts else {"font_dirs": [tmp_path]}
-    cards = title_cards(random.Random(0), 12, backdrop, **fonts)
-    pictures = [np.asarray(card.convert("L"), int) for card in cards]
-    again = [np.asarray(card.convert("L"), int) for card in title_cards(random.Random(0), 12, backdrop, **fonts)]
-    assert all(card.size == BASE_SIZE for card in cards)
-    assert all(np.array_equal(a, b) for a, b in zip(pictures, again))
-    assert all(np.median(p) < 100 and (p > 150).mean() > 0.002 for p in pictures)  # light text, dark ground
-    assert len({p.tobytes() for p in pictures}) == len(pictures)
 
 
 def test_the_training_loop_learns_on_a_few_real_frames():

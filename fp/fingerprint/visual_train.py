@@ -20,8 +20,7 @@ fp's thresholds expect.
 Data: frames of ../shared/media/video at 1 per second (minus the clips in `HELD_OUT`, which
 bench/frames.py and the accuracy benchmark measure on) and random crops of the photographs of
 Debian's wallpaper packages (`apt-get install gnome-backgrounds mate-backgrounds
-plasma-workspace-wallpapers ukui-wallpapers lomiri-wallpapers`), and title cards drawn over them
-(`title_cards`). Each frame gets `VIEWS` views
+plasma-workspace-wallpapers ukui-wallpapers lomiri-wallpapers`). Each frame gets `VIEWS` views
 through random chains of the edits of fp.fingerprint.visual_augment; some views of a video frame
 start from the frame an eighth of a second before or after it (`NEIGHBOUR_SHARE`).
 """
@@ -83,17 +82,6 @@ CROPS_PER_PHOTO = 4
 """Random 16:9 crops taken from each photograph (they are large: 1920-5000 px)."""
 MIN_CROP = 0.35
 """A crop covers at least this share of the photograph's width."""
-CARDS = 800
-"""Title cards drawn for training (`title_cards`): text on a dark or dimmed picture, as films open
-and close with (fp skips the plainest as blank, about 60 %). Held-out frames (bench/frames.py,
-mean AP / recall@1 over the edits): 0.877 / 0.940 without, 0.888 / 0.939 with 200 (seed 1: 0.879
--> 0.889), 0.890 / 0.937 with 400, 0.893 / 0.940 with 800; camcord 0.729 -> 0.778, 9:16 reframe
-0.782 -> 0.853, heavy compression 0.887 -> 0.937. (The one mirrored frame missed, a held-out
-card, stays missed: its mirror image lies nearer another title's card at every count.)"""
-FONT_DIRS = [Path("/usr/share/fonts/truetype")]
-CARD_SYLLABLES = ["ar", "te", "mis", "fi", "res", "jan", "ech", "o", "ka", "ro", "mi", "ten", "ste", "lo",
-                  "vi", "na", "de", "us", "on", "ex", "tra", "bel", "dor", "qui", "zan", "pha", "gru", "wel"]
-"""Cards say made-up words of these (`card_text`), in capitals, title or lower case, with numbers."""
 VIEWS = 8
 """Pirated views encoded per frame, beside the frame itself."""
 CACHE = Path.home() / ".cache" / "fp-match" / "visual-train"
@@ -152,59 +140,6 @@ def photo_crops(path: Path, rng: random.Random, n: int = CROPS_PER_PHOTO) -> lis
         return out
 
 
-def card_text(rng: random.Random) -> str:
-    """1-3 lines of 1-4 made-up words, some with a number: what a title card or credit says."""
-    case = rng.choice([str.upper, str.title, str.lower])
-    lines = []
-    for _ in range(rng.randint(1, 3)):
-        words = ["".join(rng.choices(CARD_SYLLABLES, k=rng.randint(1, 4))) for _ in range(rng.randint(1, 4))]
-        if rng.random() < 0.3:
-            words.insert(rng.randint(0, len(words)), str(rng.randint(1, 2099)))
-        lines.append(case(" ".join(words)))
-    return "\n".join(lines)
-
-
-def card_fonts(font_dirs: list[Path] = FONT_DIRS) -> list[Path]:
-    """The TrueType fonts cards are drawn in (Debian's fonts-dejavu-core and fonts-liberation);
-    without any, Pillow's own."""
-    return sorted(p for folder in font_dirs if folder.is_dir() for p in folder.rglob("*.ttf"))
-
-
-def title_cards(rng: random.Random, n: int, backgrounds: list[Image.Image], font_dirs: list[Path] = FONT_DIRS
-                ) -> list[Image.Image]:
-    """`n` title cards at BASE_SIZE: `card_text` in a random font (of `card_fonts`), size, colour
-    and place, over black, a dark gradient or a dimmed `backgrounds` picture."""
-    from PIL import ImageDraw, ImageEnhance, ImageFont
-
-    fonts = card_fonts(font_dirs)
-    w, h = BASE_SIZE
-    out = []
-    for _ in range(n):
-        kind = rng.random()
-        if kind < 0.5:
-            card = Image.new("RGB", BASE_SIZE)
-        elif kind < 0.75 or not backgrounds:
-            top, bottom = (np.array([rng.randint(0, 60) for _ in range(3)]) for _ in range(2))
-            ramp = np.linspace(0.0, 1.0, h)[:, None, None]
-            card = Image.fromarray(np.broadcast_to(top + (bottom - top) * ramp, (h, w, 3)).astype(np.uint8))
-        else:
-            card = ImageEnhance.Brightness(rng.choice(backgrounds)).enhance(rng.uniform(0.15, 0.45))
-        face = rng.choice(fonts) if fonts else None
-        size = rng.randint(16, 44)
-        font = ImageFont.truetype(str(face), size) if face else ImageFont.load_default(size)
-        text = card_text(rng)
-        draw = ImageDraw.Draw(card)
-        align = rng.choice(["center", "left"])
-        x0, y0, x1, y1 = draw.multiline_textbbox((0, 0), text, font=font, align=align)
-        x = (w - (x1 - x0)) / 2 if align == "center" else rng.uniform(0.05, 0.3) * w
-        y = rng.uniform(0.1, 0.9) * max(1.0, h - (y1 - y0))
-        shade = rng.randint(190, 255)
-        colour = rng.choice([(shade,) * 3, (shade, shade, rng.randint(60, 160)), (shade, rng.randint(150, 230), 90)])
-        draw.multiline_text((x - x0, y - y0), text, font=font, fill=colour, align=align)
-        out.append(card)
-    return out
-
-
 @dataclass
 class BaseFrames:
     """The frames views are made of: each frame, the frames next to it in time (video frames
@@ -227,8 +162,8 @@ def video_frames(path: Path, limit: int = MAX_FRAMES_PER_VIDEO) -> tuple[list[Im
     return frames, neighbours
 
 
-def training_frames(rng: random.Random, media: Path = MEDIA, photo_dirs: list[Path] = PHOTO_DIRS,
-                    cards: int = CARDS) -> tuple[BaseFrames, dict]:
+def training_frames(rng: random.Random, media: Path = MEDIA, photo_dirs: list[Path] = PHOTO_DIRS
+                    ) -> tuple[BaseFrames, dict]:
     """The base frames to make views of, and a description of where they come from."""
     videos = sorted(p for p in media.iterdir() if p.is_file() and p.name not in HELD_OUT)
     frames, neighbours, group, used = [], [], [], []
@@ -248,13 +183,8 @@ def training_frames(rng: random.Random, media: Path = MEDIA, photo_dirs: list[Pa
         frames.extend(crops)
         neighbours.extend([[] for _ in crops])
         group.extend([len(used) + k] * len(crops))
-    cards = title_cards(rng, cards, frames)
-    frames.extend(cards)
-    neighbours.extend([[] for _ in cards])
-    group.extend(range(len(used) + len(photos), len(used) + len(photos) + len(cards)))
     return BaseFrames(frames, neighbours, np.array(group)), {
-        "videos": used, "held_out": HELD_OUT, "photographs": [str(p) for p in photos], "title_cards": len(cards),
-        "card_fonts": [p.name for p in card_fonts()],
+        "videos": used, "held_out": HELD_OUT, "photographs": [str(p) for p in photos],
         "crops_per_photograph": CROPS_PER_PHOTO, "frames_per_second": FRAMES_PER_SECOND,
         "max_frames_per_video": MAX_FRAMES_PER_VIDEO, "neighbour_seconds": 1 / (FRAMES_PER_SECOND * NEIGHBOUR_RATE),
         "neighbour_share": NEIGHBOUR_SHARE}
@@ -376,17 +306,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--steps", type=int, default=TrainConfig.steps)
     ap.add_argument("--out", type=Path, default=weights_dir() / f"{SHIPPED_VISUAL}.safetensors")
     ap.add_argument("--dim", type=int, default=HeadConfig.dim, help="output dimensions")
-    ap.add_argument("--cards", type=int, default=CARDS, help="title cards drawn for training")
-    ap.add_argument("--seed", type=int, default=TrainConfig.seed)
     ap.add_argument("--runtime", default="onnx", help="trunk runtime for the cached views (default onnx: float32)")
     args = ap.parse_args(argv)
     from fp.fingerprint.runtime import load_visual
 
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
-    cfg, head_cfg = TrainConfig(steps=args.steps, seed=args.seed), HeadConfig(dim=args.dim)
+    cfg, head_cfg = TrainConfig(steps=args.steps), HeadConfig(dim=args.dim)
     start = time.monotonic()
     rng = random.Random(cfg.seed)
-    bases, sources = training_frames(rng, cards=args.cards)
+    bases, sources = training_frames(rng)
     code = [Path(module.__file__).read_text() for module in (visual_augment, sys.modules[__name__])]
     key = hashlib.sha256(json.dumps([sources, VIEWS, cfg.seed, head_cfg.trunk, args.runtime, code]).encode()
                          ).hexdigest()[:16]  # views made by other code are not reused
