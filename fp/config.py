@@ -163,7 +163,9 @@ class Config:
     """A sample's picture similarity at a shift is the best at the shifts up to this many seconds
     either side (those the phases measure: `query_phases`): a copy's frames may fall this far off
     the reference's and still meet them, so a sped-up copy (PAL 25/24 drifts 0.25 s in 6 s) or
-    fast motion sampled a phase off stays one segment. Accuracy benchmark (--no-anchors; the
+    fast motion sampled a phase off stays one segment. A segment found so is placed at the exact
+    shift within reach that its samples match best, its ends where that shift's own samples
+    match (a cut stays sharp). Accuracy benchmark (--no-anchors; the
     false-match tail refitted for each), 0 -> 0.125 -> 0.25 s: picture-in-picture copies found
     10 -> 11 -> 12 of 14, with a logo 13 -> 13 -> 14 of 14, recall at decision 0.957 -> 0.961 ->
     0.968, micro-AP 0.992 throughout, segment AP 0.960 -> 0.956 -> 0.957, no negative matched;

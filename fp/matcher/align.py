@@ -130,6 +130,13 @@ def _both_blank(query: FeatureTrack, ref: FeatureTrack, shift: int, length: int)
     return out
 
 
+def _trimmed(excess: np.ndarray, a: int, b: int) -> tuple[int, int]:
+    """[a, b] from its first to its last sample with `excess` (over the frame threshold); as it is
+    where none has."""
+    hits = np.flatnonzero(excess[a:b + 1] > 0)
+    return (a + int(hits[0]), a + int(hits[-1])) if len(hits) else (a, b)
+
+
 def _widen(blank: np.ndarray, a: int, b: int, most: int) -> tuple[int, int]:
     """Stretch a segment [a, b] over up to `most` `blank` samples each way: black or text-card
     frames at the edges of a copy, aligned with the same in the reference, prove nothing but
@@ -290,9 +297,28 @@ def align(
             picture = np.fmax(picture, diagonal(portrait_phases[phase - 1], ref[REFRAME], s, length))
         return {PRIMARY: picture}
 
-    raw = jittered({key: diagonals(*key) for key in shifts}, len(phases) + 1,
-                   int(np.floor(params.jitter * (len(phases) + 1) / step + 1e-9)))
+    per_step = len(phases) + 1
+    reach = int(np.floor(params.jitter * per_step / step + 1e-9))  # in fractional shifts
+    exact = {key: diagonals(*key) for key in shifts}
+    raw = jittered(exact, per_step, reach)
+
+    def excess_of(diagonals: dict[str, np.ndarray]) -> np.ndarray:
+        fused = fuse(diagonals, scales, params.frame_threshold, params.agreement_bonus)
+        return np.nan_to_num(np.clip(fused - params.frame_threshold, 0.0, None))
+
     fused = {key: fuse(raw[key], scales, params.frame_threshold, params.agreement_bonus) for key in shifts}
+    exact_excess = {key: excess_of(exact[key]) for key in shifts} if reach else None
+
+    def placed(key: Shift, a: int, b: int) -> Shift:
+        """The shift within the jitter's reach of `key` whose own samples match the free ones of
+        [a, b] best (on a tie, the first: the whole shift): a segment found with tolerance is placed
+        exactly."""
+        if not reach:
+            return key
+        at = key[0] * per_step - key[1]
+        near = [k for k in shifts if abs(k[0] * per_step - k[1] - at) <= reach]
+        return max(near, key=lambda k: exact_excess[k][a:b + 1] @ free[a:b + 1])
+
     free = np.ones(length, bool)
     found: list[AlignedSegment] = []
     max_gap, min_len = int(round(params.gap_seconds / step)), int(round(params.min_seconds / step))
@@ -307,12 +333,14 @@ def align(
             break
         key = shift, phase = shifts[best]
         profile = np.where(free, fused[key], np.nan)
-        series = SimilaritySeries(step, {m: scales[m](values) for m, values in raw[key].items()})
         blank = np.zeros(length, bool)
         if PRIMARY in modalities:
             picture = (phases[phase - 1] if phase else query[PRIMARY])[0]
             blank = _both_blank(picture, ref[PRIMARY], shift, length) & np.isnan(profile) & free
         for a, b in runs(profile, params.frame_threshold, max_gap):
+            at = placed_shift, placed_phase = placed(key, a, b)
+            if reach:  # the ends where the placed shift's own samples match: a cut stays sharp, and
+                a, b = _trimmed(exact_excess[at] * free, a, b)  # what lies beyond is searched again
             a, b = _widen(blank, a, b, max_gap)
             free[a:b + 1] = False
             values = profile[a:b + 1]
@@ -323,11 +351,12 @@ def align(
                 continue
             per_modality = {}
             for m in modalities:  # None where not measured (the sound at a fractional shift)
-                seg = raw[key][m][a:b + 1] if m in raw[key] else np.full(1, np.nan)
+                seg = raw[at][m][a:b + 1] if m in raw[at] else np.full(1, np.nan)
                 per_modality[m] = None if np.isnan(seg).all() else float(np.nanmean(seg))
-            q0 = (a + fraction[phase]) * step
-            q1 = min((b + 1 + fraction[phase]) * step, query_duration)
-            r0 = (a + shift) * step  # the reference sample the segment's first sample met
+            q0 = (a + fraction[placed_phase]) * step
+            q1 = min((b + 1 + fraction[placed_phase]) * step, query_duration)
+            r0 = (a + placed_shift) * step  # the reference sample the segment's first sample met
+            series = SimilaritySeries(step, {m: scales[m](values) for m, values in raw[at].items()})
             found.append(AlignedSegment(q0, q1, max(0.0, r0), min(ref_duration, r0 + (q1 - q0)),
                                         min(score, 1.0), per_modality, series))
     return found
