@@ -302,8 +302,8 @@ def align(
     exact = {key: diagonals(*key) for key in shifts}
     raw = jittered(exact, per_step, reach)
 
-    def excess_of(diagonals: dict[str, np.ndarray]) -> np.ndarray:
-        fused = fuse(diagonals, scales, params.frame_threshold, params.agreement_bonus)
+    def excess_of(sims: dict[str, np.ndarray]) -> np.ndarray:
+        fused = fuse(sims, scales, params.frame_threshold, params.agreement_bonus)
         return np.nan_to_num(np.clip(fused - params.frame_threshold, 0.0, None))
 
     fused = {key: fuse(raw[key], scales, params.frame_threshold, params.agreement_bonus) for key in shifts}
