@@ -302,12 +302,11 @@ def align(
     exact = {key: diagonals(*key) for key in shifts}
     raw = jittered(exact, per_step, reach)
 
-    def excess_of(sims: dict[str, np.ndarray]) -> np.ndarray:
-        fused = fuse(sims, scales, params.frame_threshold, params.agreement_bonus)
-        return np.nan_to_num(np.clip(fused - params.frame_threshold, 0.0, None))
-
     fused = {key: fuse(raw[key], scales, params.frame_threshold, params.agreement_bonus) for key in shifts}
-    exact_excess = {key: excess_of(exact[key]) for key in shifts} if reach else None
+    exact_fused = {key: fuse(exact[key], scales, params.frame_threshold, params.agreement_bonus)
+                   for key in shifts} if reach else fused
+    exact_excess = {key: np.nan_to_num(np.clip(values - params.frame_threshold, 0.0, None))
+                    for key, values in exact_fused.items()}
 
     def placed(key: Shift, a: int, b: int) -> Shift:
         """The shift within the jitter's reach of `key` whose own samples match the free ones of
@@ -331,17 +330,16 @@ def align(
         best = int(np.argmax(strengths))  # on a tie, the first: the whole shift
         if strengths[best] <= 0:
             break
-        key = shift, phase = shifts[best]
+        key = shifts[best]
         profile = np.where(free, fused[key], np.nan)
-        blank = np.zeros(length, bool)
-        if PRIMARY in modalities:
-            picture = (phases[phase - 1] if phase else query[PRIMARY])[0]
-            blank = _both_blank(picture, ref[PRIMARY], shift, length) & np.isnan(profile) & free
         for a, b in runs(profile, params.frame_threshold, max_gap):
             at = placed_shift, placed_phase = placed(key, a, b)
             if reach:  # the ends where the placed shift's own samples match: a cut stays sharp, and
                 a, b = _trimmed(exact_excess[at] * free, a, b)  # what lies beyond is searched again
-            a, b = _widen(blank, a, b, max_gap)
+            if PRIMARY in modalities:
+                picture = (phases[placed_phase - 1] if placed_phase else query[PRIMARY])[0]
+                blank = _both_blank(picture, ref[PRIMARY], placed_shift, length) & np.isnan(exact_fused[at]) & free
+                a, b = _widen(blank, a, b, max_gap)
             free[a:b + 1] = False
             values = profile[a:b + 1]
             if b - a + 1 < min_len or np.isnan(values).all():
