@@ -231,6 +231,12 @@ Shift = tuple[int, int]
 measured with the query's picture sampled p/m of a step later."""
 
 
+def position(key: Shift, phases: int) -> int:
+    """Where shift `key` lies among all fractional shifts, in 1 / `phases` of a step."""
+    shift, phase = key
+    return shift * phases - phase
+
+
 def jittered(raw: dict[Shift, dict[str, np.ndarray]], phases: int, reach: int) -> dict[Shift, dict[str, np.ndarray]]:
     """Each shift's picture diagonal, sample by sample the best of the shifts up to `reach`
     fractional steps (1 / `phases` of a step) either side of it: a copy's picture may run a little
@@ -238,10 +244,10 @@ def jittered(raw: dict[Shift, dict[str, np.ndarray]], phases: int, reach: int) -
     change moves its frames), and along one exact shift its fast motion would miss."""
     if reach <= 0 or not raw:
         return raw
-    ordered = {shift * phases - phase: (shift, phase) for shift, phase in raw}  # by fractional shift
+    ordered = {position(key, phases): key for key in raw}
     out = {}
-    for position, key in ordered.items():
-        near = [raw[ordered[p]][PRIMARY] for p in range(position - reach, position + reach + 1)
+    for at, key in ordered.items():
+        near = [raw[ordered[p]][PRIMARY] for p in range(at - reach, at + reach + 1)
                 if p in ordered and PRIMARY in raw[ordered[p]]]
         out[key] = {**raw[key], PRIMARY: np.fmax.reduce(near)} if PRIMARY in raw[key] else raw[key]
     return out
@@ -314,8 +320,7 @@ def align(
         exactly."""
         if not reach:
             return key
-        at = key[0] * per_step - key[1]
-        near = [k for k in shifts if abs(k[0] * per_step - k[1] - at) <= reach]
+        near = [k for k in shifts if abs(position(k, per_step) - position(key, per_step)) <= reach]
         return max(near, key=lambda k: exact_excess[k][a:b + 1] @ free[a:b + 1])
 
     free = np.ones(length, bool)
