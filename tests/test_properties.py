@@ -1,6 +1,7 @@
 """Property tests: the subtitle parser, voting and alignment, and the JSON output never crash
 and always return well-formed answers, whatever the input."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -108,3 +109,28 @@ def test_voting_on_random_shots_gives_well_formed_hypotheses(n_ref, n_query, see
     hyps = peaks(shot_votes(shots, search, ["visual"], {"visual": Scale(0.42, 0.6, 0.42, 0.6)}, params), params, 7)
     assert len(hyps) <= 7 and all(h.title_id in ("a", "b", "c") and h.votes > 0 for h in hyps)
     assert [h.votes for h in hyps] == sorted((h.votes for h in hyps), reverse=True)
+
+
+phased = st.integers(1, 40).flatmap(lambda n: st.tuples(
+    st.lists(arrays(np.float32, (n, 4), elements=st.floats(-1, 1, width=32)), min_size=4, max_size=4),
+    arrays(np.bool_, (n,))))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(phased, vecs, st.floats(-20, 20), st.sampled_from([0.125, 0.25, 0.5]))
+def test_alignment_with_phases_and_jitter_ends_with_ranges_inside_both_files(q, r, offset, jitter):
+    """Four phases of the picture with a jitter: segments found with tolerance are placed at an
+    exact shift and trimmed, what is trimmed off searched again; that search ends, with
+    well-formed segments."""
+    (first, *later), valid = q
+    step = 0.5
+    query = {"visual": [track(first, valid)]}
+    phases = [[dataclasses.replace(track(v, valid), start=p * step / 4)] for p, v in enumerate(later, 1)]
+    q_dur, r_dur = len(valid) * step, len(r[0]) * step
+    params = AlignParams(radius=3.0, frame_threshold=0.42, agreement_bonus=0.05, gap_seconds=1.0,
+                         min_seconds=1.0, min_score=0.4, max_segments=8, jitter=jitter)
+    for seg in align(query, {"visual": track(*r)}, offset, {"visual": Scale(0.42, 0.6, 0.42, 0.6)}, params,
+                     ref_duration=r_dur, query_duration=q_dur, phases=phases):
+        assert 0 <= seg.query_start < seg.query_end <= q_dur + 1e-6
+        assert 0 <= seg.ref_start <= seg.ref_end <= r_dur + 1e-6
+        assert 0.4 <= seg.score <= 1.0
