@@ -9,7 +9,7 @@ from conftest import VIDEO
 from fp.data import iter_frames, probe
 from fp.errors import FPError
 from fp.fingerprint.encoders import GPU_BATCH_QUANTUM, EfficientNetLiteEncoder, load_visual_encoder
-from fp.fingerprint.insets import crop_windows
+from fp.fingerprint.insets import Inset, crop_windows
 from fp.fingerprint.frames import DARK_LEVEL, blank_mask, border_box, border_boxes, centre_square, content_aspects, fill_frames, grey_levels, lit_lines, shrink, tile_at_aspect, trim_borders
 
 
@@ -116,7 +116,7 @@ def test_a_window_s_bar_on_one_side_is_trimmed_a_dark_edge_is_not():
     night[:30] = rng.integers(0, 20, (30, 160, 3), dtype=np.uint8)
     night[:30, ::8] = 200  # stars and windows: an eighth of the row lit
     assert border_box(night, one_sided=True) == (0, 120, 0, 160)
-    assert crop_windows(np.stack([window, night]), [(0, 0, 160, 120)] * 2, 64).shape == (2, 64, 64, 3)
+    assert crop_windows(np.stack([window, night]), [Inset((0, 0, 160, 120))] * 2, 64).shape == (2, 64, 64, 3)
 
 
 @pytest.mark.parametrize("shape", [(224, 224), (7, 10), (9, 5)])

@@ -9,7 +9,8 @@ from fp.data import probe
 from fp.data.decode import iter_frames
 from fp.data.edits import Clip, blurred_fill, phone_fill, picture_in_picture, pirate, splice
 from fp.fingerprint.frames import shrink
-from fp.fingerprint.insets import FILL_INSET, WINDOW, InsetFinder, crop_windows, find_fill, find_window, in_runs
+from fp.fingerprint.insets import (FILL_INSET, WINDOW, InsetFinder, crop_windows, find_fill, find_window, in_runs,
+                                  turn_back)
 
 SIZE = 224
 
@@ -55,6 +56,31 @@ def test_window_over_a_still_textured_picture_is_found(guest, still):
     box = (30, 40, 140, 130)
     found = find_window(composite(host, guest, box).astype(np.float32).mean(axis=-1))
     assert found is not None and max(abs(a - b) for a, b in zip(found, box)) <= 3
+
+
+@pytest.mark.parametrize("tilt", [3.0, -4.0])
+def test_a_window_leaning_with_a_rotated_copy_is_found_and_cut_out_upright(host, guest, tilt):
+    """A copy rotated after the window was pasted: in the squashed square of a 16:9 picture the
+    window's top and bottom slant more than its sides, and no upright window shows. Turned back
+    by the tilt found, the window is where it was pasted and its crop is the guest's picture."""
+    box, aspect = (30, 40, 150, 150), 16 / 9
+    leaning = turn_back(composite(host[:WINDOW], guest[:WINDOW], box), -tilt, aspect)
+    assert find_window(leaning.astype(np.float32).mean(axis=-1)) is None
+    insets = InsetFinder(aspect).boxes(leaning)
+    assert all(inset is not None and inset.tilt == tilt for inset in insets)
+    found = insets[0].box
+    assert max(abs(a - b) for a, b in zip(found, box)) <= 4
+    upright = composite(host[:WINDOW], guest[:WINDOW], box)[:, found[1] + 4:found[3] - 4, found[0] + 4:found[2] - 4]
+    cut = turn_back(leaning, tilt, aspect)[:, found[1] + 4:found[3] - 4, found[0] + 4:found[2] - 4]
+    assert np.abs(cut.astype(int) - upright).mean() < 8
+    assert crop_windows(leaning, insets, 64, aspect=aspect).shape == (WINDOW, 64, 64, 3)
+
+
+@pytest.mark.parametrize("name", ["intel_car-detection.mp4", "psd_tv_documentary.mp4", "zwm_sintel.mp4",
+                                  "moviepy_big_buck_bunny_0_30.webm"])
+def test_plain_footage_has_no_leaning_window_either(name):
+    frames = frames_of(name, 24)
+    assert InsetFinder(16 / 9).boxes(frames) == [None] * len(frames)
 
 
 def test_edge_pixels_count_only_in_straight_runs():

@@ -249,13 +249,13 @@ class Fingerprinter:
         valid, in_window, portraits, wides = [], [], [], []
         valid_later: dict[int, list[np.ndarray]] = {p: [] for p in range(1, phases)}
         decoded = 0
-        finder = InsetFinder() if insets else None
         detail = detail if insets else 1
 
         # counter-clockwise quarter turns that undo the tag's clockwise display rotation
         turns = info.rotation // 90 if untagged and honour_rotation else 0
         width, height = info.display_size if honour_rotation else (info.width, info.height)
         display_aspect = width / height if width and height else 1.0
+        finder = InsetFinder(display_aspect) if insets else None
 
         def encode(batch: dict[str, np.ndarray], reuse: dict[str, tuple[str, np.ndarray]],
                    empty: dict[str, np.ndarray]) -> None:
@@ -341,13 +341,14 @@ class Fingerprinter:
                 boxes = finder.boxes(frames, None if ahead is None else shrink(ahead[0, :CONTEXT], detail))
                 shown = np.array([b is not None for b in boxes])
                 kept = [b for b in boxes if b]
-                windows = crop_windows(detailed[shown], kept, cfg.frame_size, detail)
+                windows = crop_windows(detailed[shown], kept, cfg.frame_size, detail, display_aspect)
                 content = ~blank_mask(windows, cfg.blank_std, cfg.plain_share)
                 shown[shown] = content
                 batch["window"] = windows[content]
                 for p, frames_p in enumerate(detailed_later, 1):  # the window stays put between two samples
                     batch[f"window {PHASE} {p}"] = crop_windows(
-                        frames_p[shown], [b for b, c in zip(kept, content) if c], cfg.frame_size, detail)
+                        frames_p[shown], [b for b, c in zip(kept, content) if c], cfg.frame_size, detail,
+                        display_aspect)
                     reuse[f"window {PHASE} {p}"] = ("window", moved[p - 1][shown])
             return PreparedBatch(batch, reuse, empty, ok, ok_later, shown, portrait, wide)
 

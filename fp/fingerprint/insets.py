@@ -13,6 +13,8 @@ part of a suspect is found for that part.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -41,6 +43,13 @@ pixels. A side is a straight edge; the persistent edges of a textured or static 
 scattered, and counted whole they crowded the sides of real windows out of the candidates (two
 picture-in-picture copies of the public benchmark lost 4 and 8 s: a side ranked 17th and 22nd
 among the columns, 3rd and 4th counted in runs)."""
+
+TILTS = (2.0, 3.0, 4.0)
+"""Degrees (either way) a window may lean, tried where no upright window shows: a copy rotated
+after its window was pasted slants the window's sides, which then hold no straight row or
+column. The persistent edges are turned back by each in the picture's own geometry (in the
+squashed square frame a rotation leans a wide picture's top and bottom more than its sides), and
+the window is cropped from the frames turned back alike."""
 
 FILL_MARGIN = (0.06, 0.25)
 """A blurred fill's window inside the frame leaves this fraction of the frame's side on each
@@ -88,6 +97,14 @@ over smoke, a screen inside a scene) 0.11-0.59."""
 
 Box = tuple[int, int, int, int]
 """(x0, y0, x1, y1): the window's pixels are frame[y0:y1, x0:x1]."""
+
+
+class Inset(NamedTuple):
+    """A window found in a frame: its `box` in the frame turned back by `tilt` degrees (0: as it is,
+    see `turn_back`)."""
+
+    box: Box
+    tilt: float = 0.0
 
 
 Steps = tuple[np.ndarray, np.ndarray]
@@ -143,6 +160,47 @@ def find_window(grey: np.ndarray, steps: Steps | None = None) -> Box | None:
                     if score >= best and min(sides) >= MIN_SIDE_SCORE:
                         best, box = score, (x0 + 2, y0 + 2, x1, y1)  # inside, one pixel clear of the border
     return box
+
+
+def _turn_grid(tilt: float, aspect: float, shape: tuple[int, ...]) -> torch.Tensor:
+    """Sampling grid that turns square frames (`shape`: n, c, S, S) squashed from pictures of
+    `aspect` (width / height) back by `tilt` degrees in the picture's own geometry."""
+    a = np.radians(tilt)
+    theta = torch.tensor([[[np.cos(a), -np.sin(a) / aspect, 0.0], [np.sin(a) * aspect, np.cos(a), 0.0]]],
+                         dtype=torch.float32)
+    return F.affine_grid(theta.expand(shape[0], 2, 3), list(shape), align_corners=False)
+
+
+def turn_back(frames: np.ndarray, tilt: float, aspect: float) -> np.ndarray:
+    """Square frames (n, S, S, 3) uint8 turned back by `tilt` degrees (bilinear; black outside)."""
+    if not tilt:
+        return frames
+    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()
+    turned = F.grid_sample(x, _turn_grid(tilt, aspect, tuple(x.shape)), mode="bilinear", align_corners=False)
+    return turned.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+def turned_steps(steps: Steps, tilt: float, aspect: float) -> Steps:
+    """`Steps` turned back by `tilt` degrees (nearest sample, so that a step keeps its height)."""
+    size = steps[0].shape[0]
+    out = []
+    for step in steps:
+        square = np.zeros((1, 1, size, size), np.float32)
+        square[0, 0, :step.shape[0], :step.shape[1]] = step
+        x = torch.from_numpy(square)
+        turned = F.grid_sample(x, _turn_grid(tilt, aspect, tuple(x.shape)), mode="nearest", align_corners=False)
+        out.append(turned[0, 0, :step.shape[0], :step.shape[1]].numpy())
+    return out[0], out[1]
+
+
+def find_tilted(grey: np.ndarray, steps: Steps, aspect: float) -> Inset | None:
+    """A picture-in-picture window leaning by one of `TILTS` over `grey` frames (n, S, S) squashed
+    from pictures of `aspect`, or None."""
+    for tilt in (t * sign for t in TILTS for sign in (1, -1)):
+        box = find_window(grey, turned_steps(steps, tilt, aspect))
+        if box is not None:
+            return Inset(box, tilt)
+    return None
 
 
 def _integral(a: np.ndarray) -> np.ndarray:
@@ -265,10 +323,12 @@ class InsetFinder:
     given the first frames of the next (`ahead`), find the boxes one batch of the whole stream
     finds."""
 
-    def __init__(self) -> None:
+    def __init__(self, aspect: float = 1.0) -> None:
+        self.aspect = aspect
+        """Width / height of the pictures the square frames were squashed from."""
         self._recent = np.zeros((0, 0, 0), np.float32)
 
-    def boxes(self, frames: np.ndarray, ahead: np.ndarray | None = None) -> list[Box | None]:
+    def boxes(self, frames: np.ndarray, ahead: np.ndarray | None = None) -> list[Inset | None]:
         """The window shown in each of `frames` (n, S, S, 3), None where there is none; `ahead`:
         the frames that follow them (CONTEXT are used), None or empty at the stream's end."""
         if ahead is not None and len(ahead) and len(frames) % WINDOW:
@@ -277,26 +337,29 @@ class InsetFinder:
         after = ahead[:CONTEXT].astype(np.float32).mean(axis=-1) if ahead is not None and len(ahead) else grey[:0]
         seen = np.concatenate([part for part in (self._recent, grey, after) if len(part)])
         lead, stop = len(self._recent), len(self._recent) + len(grey)
-        out: list[Box | None] = []
+        out: list[Inset | None] = []
         for a in range(lead, stop, WINDOW):
             end = min(a + WINDOW, stop)
             run, wider = seen[max(0, end - WINDOW):end], seen[max(0, a - CONTEXT):end + CONTEXT]
             steps = persistent_steps(run)
             box = find_fill(run, steps) or find_window(run, steps) or find_window(wider)
-            out += [box] * (end - a)
+            inset = Inset(box) if box else find_tilted(run, steps, self.aspect)
+            out += [inset] * (end - a)
         self._recent = seen[:stop][-(WINDOW - 1):]
         return out
 
 
-def crop_windows(frames: np.ndarray, boxes: list[Box], size: int | None = None, scale: int = 1) -> np.ndarray:
+def crop_windows(frames: np.ndarray, insets: list[Inset], size: int | None = None, scale: int = 1,
+                 aspect: float = 1.0) -> np.ndarray:
     """Each frame's window, inside its own black bars (`border_box`, one-sided: the box may hold a
     letterbox bar on one side only), stretched to `size` (default: the frames' own); the boxes
-    are in pixels of frames `scale` times smaller than `frames` (found on those, cropped from these)."""
+    are in pixels of frames `scale` times smaller than `frames` (found on those, cropped from these),
+    a leaning window's in the frame turned back (square frames squashed from pictures of `aspect`)."""
     size = size or frames.shape[1]
     out = np.empty((len(frames), size, size, frames.shape[3]), frames.dtype)
-    for i, box in enumerate(boxes):
+    for i, (box, tilt) in enumerate(insets):
         x0, y0, x1, y1 = (v * scale for v in box)
-        window = frames[i, y0:y1, x0:x1]
+        window = turn_back(frames[i:i + 1], tilt, aspect)[0, y0:y1, x0:x1]
         top, bottom, left, right = border_box(window, one_sided=True)
         out[i] = resized(window[None, top:bottom, left:right], size, size)[0]
     return out
