@@ -6,9 +6,10 @@ it move, so the per-pixel temporal median of the image gradient keeps it and was
 content's own edges. A window is the rectangle whose four sides are (nearly) all such persistent
 edge pixels. A blurred fill's border is often too faint for that (the two sides share their
 colours), so a centred window is also accepted on weaker edges when the ring outside it carries no
-detail and the picture outside is the window blown up and blurred (`find_fill`). Detection runs
-on the frames already decoded for the encoder, four seconds at a time, so a window that shows for
-part of a suspect is found for that part.
+detail and the picture outside is the window blown up and blurred (`find_fill`). A window that
+leans (a copy rotated after the window was pasted) is searched on the edges turned back
+(`find_tilted`). Detection runs on the frames already decoded for the encoder, four seconds at a
+time, so a window that shows for part of a suspect is found for that part.
 """
 
 from __future__ import annotations
@@ -318,10 +319,10 @@ class InsetFinder:
     """Finds windows over a stream of frames, batch by batch, judging every run of WINDOW frames
     on its own (a short last run borrows the frames before it) and within its neighbours: a
     blurred fill's first (a step-edge search may take a box inside its window: the window's own
-    black bars, a picture framed in it), else a picture-in-picture's (`find_window`). Runs start
-    every WINDOW frames from the stream's first; batches of a multiple of WINDOW frames, each
-    given the first frames of the next (`ahead`), find the boxes one batch of the whole stream
-    finds."""
+    black bars, a picture framed in it), else a picture-in-picture's (`find_window`), upright or
+    else leaning (`find_tilted`, on the run alone). Runs start every WINDOW frames from the
+    stream's first; batches of a multiple of WINDOW frames, each given the first frames of the
+    next (`ahead`), find the boxes one batch of the whole stream finds."""
 
     def __init__(self, aspect: float = 1.0) -> None:
         self.aspect = aspect
