@@ -8,6 +8,7 @@ from conftest import OUTSIDE, VIDEO
 from fp.data import probe
 from fp.data.decode import iter_frames
 from fp.data.edits import Clip, blurred_fill, phone_fill, picture_in_picture, pirate, splice
+from fp.fingerprint import insets
 from fp.fingerprint.frames import shrink
 from fp.fingerprint.insets import (FILL_INSET, WINDOW, InsetFinder, crop_windows, find_fill, find_window, in_runs,
                                   turn_back)
@@ -66,14 +67,14 @@ def test_a_window_leaning_with_a_rotated_copy_is_found_and_cut_out_upright(host,
     box, aspect = (30, 40, 150, 150), 16 / 9
     leaning = turn_back(composite(host[:WINDOW], guest[:WINDOW], box), -tilt, aspect)
     assert find_window(leaning.astype(np.float32).mean(axis=-1)) is None
-    insets = InsetFinder(aspect).boxes(leaning)
-    assert all(inset is not None and inset.tilt == tilt for inset in insets)
-    found = insets[0].box
+    windows = InsetFinder(aspect).boxes(leaning)
+    assert all(window is not None and window.tilt == tilt for window in windows)
+    found = windows[0].box
     assert max(abs(a - b) for a, b in zip(found, box)) <= 4
     upright = composite(host[:WINDOW], guest[:WINDOW], box)[:, found[1] + 4:found[3] - 4, found[0] + 4:found[2] - 4]
     cut = turn_back(leaning, tilt, aspect)[:, found[1] + 4:found[3] - 4, found[0] + 4:found[2] - 4]
     assert np.abs(cut.astype(int) - upright).mean() < 8
-    assert crop_windows(leaning, insets, 64, aspect=aspect).shape == (WINDOW, 64, 64, 3)
+    assert crop_windows(leaning, windows, 64, aspect=aspect).shape == (WINDOW, 64, 64, 3)
 
 
 @pytest.mark.parametrize("name", ["intel_car-detection.mp4", "psd_tv_documentary.mp4", "zwm_sintel.mp4",
@@ -196,6 +197,23 @@ def test_copy_in_a_window_over_other_footage_is_matched(matcher, tmp_path):
     assert best.query_start == pytest.approx(4.0, abs=1.0)
     assert best.query_end == pytest.approx(4.0 + duration, abs=1.0)
     assert best.ref_start == pytest.approx(start, abs=1.0)
+
+
+@pytest.mark.slow
+def test_copy_in_a_window_then_rotated_is_matched_through_its_leaning_window(matcher, tmp_path, monkeypatch):
+    """Rotated 3 degrees after the window was pasted, without sound: found through the window
+    turned back, over its whole length; with no tilt tried, not at all."""
+    title, start, duration = "intel_car-detection.mp4", 8.0, 14.0
+    pip = picture_in_picture(VIDEO / title, VIDEO / OUTSIDE[0], tmp_path / "pip.mp4", scale=0.5, x=0.3, y=0.2)
+    leaning = pirate(Clip(str(pip), start, duration), tmp_path / "leaning.mp4",
+                     filters=["rotate=3*PI/180:fillcolor=black"], audio=False, crf=30)
+    report = matcher.match(leaning)
+    assert report.found and report.matches[0].title_id == title
+    best = report.matches[0]
+    assert best.query_start == pytest.approx(0.0, abs=1.0) and best.query_end == pytest.approx(duration, abs=1.0)
+    assert best.ref_start == pytest.approx(start, abs=1.0)
+    monkeypatch.setattr(insets, "TILTS", ())
+    assert not matcher.match(leaning).found
 
 
 @pytest.mark.slow

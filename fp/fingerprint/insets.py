@@ -320,7 +320,7 @@ class InsetFinder:
     on its own (a short last run borrows the frames before it) and within its neighbours: a
     blurred fill's first (a step-edge search may take a box inside its window: the window's own
     black bars, a picture framed in it), else a picture-in-picture's (`find_window`), upright or
-    else leaning (`find_tilted`, on the run alone). Runs start every WINDOW frames from the
+    else leaning (`find_tilted`, within the neighbours only). Runs start every WINDOW frames from the
     stream's first; batches of a multiple of WINDOW frames, each given the first frames of the
     next (`ahead`), find the boxes one batch of the whole stream finds."""
 
@@ -343,8 +343,11 @@ class InsetFinder:
             end = min(a + WINDOW, stop)
             run, wider = seen[max(0, end - WINDOW):end], seen[max(0, a - CONTEXT):end + CONTEXT]
             steps = persistent_steps(run)
-            box = find_fill(run, steps) or find_window(run, steps) or find_window(wider)
-            inset = Inset(box) if box else find_tilted(run, steps, self.aspect)
+            box = find_fill(run, steps) or find_window(run, steps)
+            if box is None:
+                wide_steps = persistent_steps(wider)
+                box = find_window(wider, wide_steps)
+            inset = Inset(box) if box else find_tilted(wider, wide_steps, self.aspect)
             out += [inset] * (end - a)
         self._recent = seen[:stop][-(WINDOW - 1):]
         return out
