@@ -320,9 +320,9 @@ class InsetFinder:
     on its own (a short last run borrows the frames before it) and within its neighbours: a
     blurred fill's first (a step-edge search may take a box inside its window: the window's own
     black bars, a picture framed in it), else a picture-in-picture's (`find_window`), upright or
-    else leaning (`find_tilted`, within the neighbours only). Runs start every WINDOW frames from the
-    stream's first; batches of a multiple of WINDOW frames, each given the first frames of the
-    next (`ahead`), find the boxes one batch of the whole stream finds."""
+    else leaning (`find_tilted`, on the run with its neighbours). Runs start every WINDOW frames
+    from the stream's first; batches of a multiple of WINDOW frames, each given the first frames
+    of the next (`ahead`), find the boxes one batch of the whole stream finds."""
 
     def __init__(self, aspect: float = 1.0) -> None:
         self.aspect = aspect
