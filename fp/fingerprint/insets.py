@@ -344,13 +344,17 @@ class InsetFinder:
             run, wider = seen[max(0, end - WINDOW):end], seen[max(0, a - CONTEXT):end + CONTEXT]
             steps = persistent_steps(run)
             box = find_fill(run, steps) or find_window(run, steps)
-            if box is None:
-                wide_steps = persistent_steps(wider)
-                box = find_window(wider, wide_steps)
-            inset = Inset(box) if box else find_tilted(wider, wide_steps, self.aspect)
+            inset = Inset(box) if box else self._around(wider)
             out += [inset] * (end - a)
         self._recent = seen[:stop][-(WINDOW - 1):]
         return out
+
+
+    def _around(self, wider: np.ndarray) -> Inset | None:
+        """A window over a run with its neighbours (steadier medians), upright or else leaning."""
+        steps = persistent_steps(wider)
+        box = find_window(wider, steps)
+        return Inset(box) if box else find_tilted(wider, steps, self.aspect)
 
 
 def crop_windows(frames: np.ndarray, insets: list[Inset], size: int | None = None, scale: int = 1,
