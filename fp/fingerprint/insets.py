@@ -349,7 +349,6 @@ class InsetFinder:
         self._recent = seen[:stop][-(WINDOW - 1):]
         return out
 
-
     def _around(self, wider: np.ndarray) -> Inset | None:
         """A window over a run with its neighbours (steadier medians), upright or else leaning."""
         steps = persistent_steps(wider)
