@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import random
+from dataclasses import dataclass
 import sys
 import time
 from collections.abc import Callable
@@ -54,6 +55,10 @@ NATURAL = {"bower_bbb_480p_30s.mp4": "moviepy_big_buck_bunny_0_30.webm",
 FRAMES_PER_SECOND = 1.0
 MAX_FRAMES = 60
 SEED = 2026
+BOOTSTRAP_DRAWS = 2000
+"""Resamples of the held-out titles behind the intervals of the last table (`TitleCounts`)."""
+INTERVAL = 0.9
+"""Central share of the resampled differences the last table gives."""
 MEASURED_ONLY = {"pip_window": visual_augment.pip_window}
 """Edits measured here beside visual_augment.EDITS that are no training edit."""
 AS_FP = "9:16 as fp"
@@ -93,20 +98,62 @@ def squares(images: list) -> tuple[np.ndarray, np.ndarray]:
     return fill_frames(frames, bars), content_aspects(bars, np.array([im.width / im.height for im in images]))
 
 
-def score(q: np.ndarray, refs: np.ndarray, titles: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray]:
-    """micro-AP, recall@1, positive and negative similarities of queries `q` (query i copies
-    reference i)."""
-    return score_sims(q @ refs.T, titles)
-
-
 def score_sims(sims: np.ndarray, titles: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray]:
-    """`score` of a matrix of query (rows) x reference similarities."""
+    """micro-AP, recall@1, positive and negative similarities of a matrix of query (rows) x
+    reference similarities (query i copies reference i)."""
     n = len(sims)
     pos = sims[np.arange(n), np.arange(n)]
     other = titles[None, :] != titles[:, None]
     neg = sims[other]
     best_other = np.where(other, sims, -np.inf).max(axis=1)
     return average_precision(pos, neg), float(np.mean(pos > best_other)), pos, neg
+
+
+@dataclass(frozen=True)
+class TitleCounts:
+    """One encoder's ranking of one edit's queries, broken down by the queries' titles, so that
+    micro-AP and recall@1 can be recomputed for any resample of the titles (a cluster bootstrap:
+    a title's frames are near-duplicates of each other, not independent queries): each query and
+    its pairs weigh as many times as its title is drawn (with every title drawn once, exactly
+    `score_sims`' figures; a title drawn twice ranks its two copies of a pair as one).
+    Per positive pair i (query i and its source): the positives of each title's queries scoring
+    at least as high (`above_pos`, (n, titles)), the negative pairs of each title's queries
+    scoring higher (`above_neg`), and whether its positive ranks first (`first`)."""
+
+    query_title: np.ndarray
+    above_pos: np.ndarray
+    above_neg: np.ndarray
+    first: np.ndarray
+
+    @classmethod
+    def of(cls, sims: np.ndarray, titles: np.ndarray) -> TitleCounts:
+        n, count = len(sims), int(titles.max()) + 1
+        pos = sims[np.arange(n), np.arange(n)]
+        other = titles[None, :] != titles[:, None]
+        above_pos, above_neg = np.zeros((n, count)), np.zeros((n, count))
+        for t in range(count):
+            mine = titles == t
+            pos_t, neg_t = np.sort(pos[mine]), np.sort(sims[mine][other[mine]])
+            above_pos[:, t] = len(pos_t) - np.searchsorted(pos_t, pos, "left")
+            above_neg[:, t] = len(neg_t) - np.searchsorted(neg_t, pos, "right")
+        first = pos > np.where(other, sims, -np.inf).max(axis=1)
+        return cls(titles, above_pos, above_neg, first)
+
+    def scores(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """micro-AP and recall@1 for each row of `weights` (draws, titles): how many times each
+        title is drawn."""
+        per_query = weights[:, self.query_title]
+        hits, ranked = weights @ self.above_pos.T, weights @ (self.above_pos + self.above_neg).T
+        precision = np.divide(hits, ranked, out=np.zeros_like(hits), where=ranked > 0)
+        total = per_query.sum(axis=1)
+        return (per_query * precision).sum(axis=1) / total, (per_query * self.first).sum(axis=1) / total
+
+
+def title_draws(titles: np.ndarray, draws: int = BOOTSTRAP_DRAWS, seed: int = SEED) -> np.ndarray:
+    """(draws, titles) counts: each row draws as many titles as there are, with replacement."""
+    count = int(titles.max()) + 1
+    rng = np.random.default_rng(seed)
+    return np.stack([np.bincount(rng.integers(0, count, count), minlength=count) for _ in range(draws)]).astype(float)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -149,13 +196,14 @@ def main(argv: list[str] | None = None) -> None:
     refs = {n: embed(n, ref_trunk) for n in names}
     print(f"{len(images)} reference frames of {len(title_names)} held-out titles; runtime {args.runtime}",
           file=sys.stderr)
-    rows, pooled = {}, {n: ([], []) for n in names}
+    rows, pooled, counts = {}, {n: ([], []) for n in names}, {}
     for edit in [*visual_augment.EDITS, *MEASURED_ONLY, "chain"]:
         q_trunk = trunk_vectors(edit, lambda: prepare(queries(images, titles, edit))[0])
-        rows[edit] = {}
+        rows[edit], counts[edit] = {}, {}
         for n in names:
-            ap_, r1, pos, neg = score(embed(n, q_trunk), refs[n], titles)
-            rows[edit][n] = (ap_, r1)
+            sims = embed(n, q_trunk) @ refs[n].T
+            ap_, r1, pos, neg = score_sims(sims, titles)
+            rows[edit][n], counts[edit][n] = (ap_, r1), TitleCounts.of(sims, titles)
             pooled[n][0].append(pos)
             pooled[n][1].append(neg)
         print(f"{edit}: " + ", ".join(f"{n} AP {v[0]:.4f} R@1 {v[1]:.3f}" for n, v in rows[edit].items()),
@@ -168,14 +216,14 @@ def main(argv: list[str] | None = None) -> None:
     tall, wide = strip_aspects <= Config().query_portrait_aspect, frame_aspects >= REFRAME_MIN_ASPECT
     tiles = trunk_vectors("vertical tiles", lambda: tile_at_aspect(strip_squares, strip_aspects))
     centres = trunk_vectors("centre squares", lambda: centre_square(frame_squares, frame_aspects))
-    rows[AS_FP] = {}
+    rows[AS_FP], counts[AS_FP] = {}, {}
     for n in names:
         q, extra = embed(n, trunk_vectors("vertical", lambda: strip_squares)).copy(), embed(n, tiles)
         q[tall] = q[tall] + extra[tall]
         q /= np.linalg.norm(q, axis=1, keepdims=True)
         sims = q @ refs[n].T
         sims[:, wide] = np.maximum(sims[:, wide], (q @ embed(n, centres).T)[:, wide])
-        rows[AS_FP][n] = score_sims(sims, titles)[:2]
+        rows[AS_FP][n], counts[AS_FP][n] = score_sims(sims, titles)[:2], TitleCounts.of(sims, titles)
     print(f"{AS_FP}: " + ", ".join(f"{n} AP {v[0]:.4f} R@1 {v[1]:.3f}" for n, v in rows[AS_FP].items()),
           file=sys.stderr)
 
@@ -199,6 +247,27 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{n[:20]:>20} | {np.percentile(neg, 50):7.3f} {np.percentile(neg, 99):6.3f} "
               f"{np.percentile(neg, 99.9):6.3f} {neg.max():6.3f} | {np.percentile(pos, 10):7.3f} "
               f"{np.percentile(pos, 50):6.3f}")
+    if len(names) == 2:
+        print_paired(counts, names, titles, len(title_names))
+
+
+def print_paired(counts: dict[str, dict[str, TitleCounts]], names: list[str], titles: np.ndarray,
+                 title_count: int) -> None:
+    """Per edit, the second encoder's micro-AP and recall@1 minus the first's over resamples of
+    the titles (the same draws for both: a paired cluster bootstrap), as the `INTERVAL` central
+    range, and the share of draws where the second is not behind."""
+    weights = title_draws(titles)
+    lo, hi = (1 - INTERVAL) / 2 * 100, (1 + INTERVAL) / 2 * 100
+    print(f"\n{names[1]} minus {names[0]}, {len(weights)} resamples of the {title_count} titles "
+          f"({INTERVAL:.0%} intervals; 'not behind': share of resamples where the difference is >= 0)")
+    print(f"{'edit':>10} | {'AP difference':>26} {'not behind':>10} | {'R@1 difference':>26} {'not behind':>10}")
+    for edit, by in counts.items():
+        (ap0, r0), (ap1, r1) = by[names[0]].scores(weights), by[names[1]].scores(weights)
+        cells = []
+        for d in (ap1 - ap0, r1 - r0):
+            a, b = np.percentile(d, [lo, hi])
+            cells.append(f"{np.median(d):+9.4f} [{a:+.4f}, {b:+.4f}] {np.mean(d >= 0):10.2f}")
+        print(f"{edit:>10} | " + " | ".join(cells))
 
 
 if __name__ == "__main__":
