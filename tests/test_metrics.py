@@ -123,3 +123,36 @@ def test_empty_inputs():
     assert decision_prf([], []) == (0.0, 0.0, 0.0)
     assert false_positive_queries([], ["n1"]) == 0
     assert start_errors([], TRUTH) == []
+
+
+def test_title_resamples_of_the_frame_benchmark_recompute_its_figures():
+    """bench.frames.TitleCounts: every title drawn once gives score_sims' micro-AP and recall@1;
+    a title drawn 0 times drops its queries (its frames stay references); drawn twice, its
+    queries weigh double (worked out from the definition: each positive's precision among the
+    weighted pairs scoring at least as high)."""
+    import numpy as np
+
+    from bench.frames import TitleCounts, score_sims
+    from bench.projection import average_precision
+
+    rng = np.random.default_rng(0)
+    titles = np.repeat(np.arange(4), 6)
+    sims = rng.normal(0.0, 0.3, (24, 24)) + 0.5 * np.eye(24)
+    counts = TitleCounts.of(sims, titles)
+    ap, r1, pos, _ = score_sims(sims, titles)
+    assert np.allclose(counts.scores(np.ones((1, 4))), [[ap], [r1]])
+
+    kept = titles != 2
+    other = titles[kept, None] != titles[None, :]
+    first = pos[kept] > np.where(other, sims[kept], -np.inf).max(axis=1)
+    dropped = counts.scores(np.array([[1.0, 1.0, 0.0, 1.0]]))
+    assert np.allclose(dropped, [[average_precision(pos[kept], sims[kept][other])], [first.mean()]])
+
+    weight = np.where(titles == 0, 2.0, 1.0)
+    negatives = np.where(titles[:, None] != titles[None, :], sims, np.nan)
+    precision = [(weight * (pos >= p)).sum() / ((weight * (pos >= p)).sum()
+                                                + (weight[:, None] * (negatives > p)).sum()) for p in pos]
+    doubled = counts.scores(np.array([[2.0, 1.0, 1.0, 1.0]]))
+    assert doubled[0][0] == pytest.approx((weight * precision).sum() / weight.sum())
+    first_all = pos > np.where(titles[:, None] != titles[None, :], sims, -np.inf).max(axis=1)
+    assert doubled[1][0] == pytest.approx((weight * first_all).sum() / weight.sum())
