@@ -21,8 +21,10 @@ measures "vertical" again).
 Scores: cosine similarity of every query against every reference. The reference it was made
 from is the positive; frames of other titles are negatives; the other frames of its own title
 (near-duplicates of the positive a second away) are left out. micro-AP pools all pairs of an
-edit; recall@1: the positive ranks first among the query's pairs. The last table gives the
-distribution of negative and positive similarities, which thresholds are set from.
+edit; recall@1: the positive ranks first among the query's pairs. The next table gives the
+distribution of negative and positive similarities, which thresholds are set from; the last, with
+two encoders, their per-edit differences over resamples of the titles (`TitleCounts`), which say
+how much of a difference 15 titles can tell.
 """
 
 from __future__ import annotations
