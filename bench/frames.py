@@ -31,10 +31,10 @@ from __future__ import annotations
 
 import argparse
 import random
-from dataclasses import dataclass
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -116,9 +116,9 @@ class TitleCounts:
     """One encoder's ranking of one edit's queries, broken down by the queries' titles, so that
     micro-AP and recall@1 can be recomputed for any resample of the titles (a cluster bootstrap:
     a title's frames are near-duplicates of each other, not independent queries): each query and
-    its pairs weigh as many times as its title is drawn (with every title drawn once, exactly
-    `score_sims`' figures; a title drawn twice ranks its two copies of a pair as one).
-    Per positive pair i (query i and its source): the positives of each title's queries scoring
+    its pairs weigh as many times as its title is drawn (with every title drawn once,
+    `score_sims`' figures, ties between positives apart; a title drawn twice ranks its two
+    copies of a pair as one). Per positive pair i (query i and its source): the positives of each title's queries scoring
     at least as high (`above_pos`, (n, titles)), the negative pairs of each title's queries
     scoring higher (`above_neg`), and whether its positive ranks first (`first`)."""
 

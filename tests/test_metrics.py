@@ -1,12 +1,16 @@
-"""bench.metrics on hand-made cases; expected values worked out in the comments."""
+"""bench.metrics and the frame benchmark's resamples on hand-made cases; expected values worked out in the
+comments and docstrings."""
 
 import math
 from dataclasses import astuple
 
+import numpy as np
 import pytest
 
+from bench.frames import TitleCounts, score_sims
 from bench.metrics import (Prediction, Segment, decision_prf, false_positive_queries, micro_ap, segment_ap,
                            start_errors)
+from bench.projection import average_precision
 
 
 def seg(q, r, qs, qe, rs, re):
@@ -130,11 +134,6 @@ def test_title_resamples_of_the_frame_benchmark_recompute_its_figures():
     a title drawn 0 times drops its queries (its frames stay references); drawn twice, its
     queries weigh double (worked out from the definition: each positive's precision among the
     weighted pairs scoring at least as high)."""
-    import numpy as np
-
-    from bench.frames import TitleCounts, score_sims
-    from bench.projection import average_precision
-
     rng = np.random.default_rng(0)
     titles = np.repeat(np.arange(4), 6)
     sims = rng.normal(0.0, 0.3, (24, 24)) + 0.5 * np.eye(24)
