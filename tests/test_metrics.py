@@ -1,5 +1,5 @@
-"""bench.metrics and the frame benchmark's resamples on hand-made cases; expected values worked out in the
-comments and docstrings."""
+"""bench.metrics and the frame benchmark's resamples on hand-made cases; expected values worked
+out in the comments and docstrings."""
 
 import math
 from dataclasses import astuple
