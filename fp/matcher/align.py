@@ -312,7 +312,7 @@ def align(
     exact_fused = {key: fuse(exact[key], scales, params.frame_threshold, params.agreement_bonus)
                    for key in shifts} if reach else fused
     exact_excess = {key: np.nan_to_num(np.clip(values - params.frame_threshold, 0.0, None))
-                    for key, values in exact_fused.items()}
+                    for key, values in exact_fused.items()} if reach else {}  # read only with a jitter
 
     def placed(key: Shift, a: int, b: int) -> Shift:
         """The shift within the jitter's reach of `key` whose own samples match the free ones of
