@@ -66,10 +66,10 @@ MEASURED_ONLY = {"pip_window": visual_augment.pip_window}
 AS_FP = "9:16 as fp"
 
 
-def references() -> tuple[list, np.ndarray, list[str]]:
-    """Held-out frames as images, their title numbers, and the title names."""
+def references(videos: list[str] = HELD_OUT) -> tuple[list, np.ndarray, list[str]]:
+    """The frames of `videos` as images, their title numbers, and the title names."""
     images, titles, names = [], [], []
-    for video in HELD_OUT:
+    for video in videos:
         title = NATURAL.get(video, video)
         if title not in names:
             names.append(title)
@@ -102,10 +102,10 @@ def squares(images: list) -> tuple[np.ndarray, np.ndarray]:
 
 def score_sims(sims: np.ndarray, titles: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray]:
     """micro-AP, recall@1, positive and negative similarities of a matrix of query (rows) x
-    reference similarities (query i copies reference i)."""
+    reference similarities (query i copies reference i; `titles`: the references')."""
     n = len(sims)
     pos = sims[np.arange(n), np.arange(n)]
-    other = titles[None, :] != titles[:, None]
+    other = titles[None, :] != titles[:n, None]
     neg = sims[other]
     best_other = np.where(other, sims, -np.inf).max(axis=1)
     return average_precision(pos, neg), float(np.mean(pos > best_other)), pos, neg
@@ -118,7 +118,8 @@ class TitleCounts:
     a title's frames are near-duplicates of each other, not independent queries): each query and
     its pairs weigh as many times as its title is drawn (with every title drawn once,
     `score_sims`' figures, ties between positives apart; a title drawn twice ranks its two
-    copies of a pair as one). Per positive pair i (query i and its source): the positives of each title's queries scoring
+    copies of a pair as one). Queries are the first references' copies (`score_sims`). Per
+    positive pair i (query i and its source): the positives of each title's queries scoring
     at least as high (`above_pos`, (n, titles)), the negative pairs of each title's queries
     scoring higher (`above_neg`), and whether its positive ranks first (`first`)."""
 
@@ -131,15 +132,15 @@ class TitleCounts:
     def of(cls, sims: np.ndarray, titles: np.ndarray) -> TitleCounts:
         n, count = len(sims), int(titles.max()) + 1
         pos = sims[np.arange(n), np.arange(n)]
-        other = titles[None, :] != titles[:, None]
+        other = titles[None, :] != titles[:n, None]
         above_pos, above_neg = np.zeros((n, count)), np.zeros((n, count))
         for t in range(count):
-            mine = titles == t
+            mine = titles[:n] == t
             pos_t, neg_t = np.sort(pos[mine]), np.sort(sims[mine][other[mine]])
             above_pos[:, t] = len(pos_t) - np.searchsorted(pos_t, pos, "left")
             above_neg[:, t] = len(neg_t) - np.searchsorted(neg_t, pos, "right")
         first = pos > np.where(other, sims, -np.inf).max(axis=1)
-        return cls(titles, above_pos, above_neg, first)
+        return cls(titles[:n], above_pos, above_neg, first)
 
     def scores(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """micro-AP and recall@1 for each row of `weights` (draws, titles): how many times each
@@ -158,81 +159,80 @@ def title_draws(titles: np.ndarray, draws: int = BOOTSTRAP_DRAWS, seed: int = SE
     return np.stack([np.bincount(rng.integers(0, count, count), minlength=count) for _ in range(draws)]).astype(float)
 
 
-def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--encoders", default="efficientnet_lite0,fp-visual-v1")
-    ap.add_argument("--runtime", default="auto",
-                    help="trunk runtime (torch, onnx, onnx-int8; default: fp's choice on this machine)")
-    ap.add_argument("--cache", type=Path, help="keep the trunks' embeddings of the frames in this .npz")
-    args = ap.parse_args(argv)
-    args.runtime = resolve_runtime(args.runtime)
-    names = args.encoders.split(",")
-    start = time.monotonic()
-    images, titles, title_names = references()
-    frames, ok = prepare(images)
-    keep = np.flatnonzero(ok)  # fp never encodes a blank frame
-    images, titles = [images[i] for i in keep], titles[keep]
-    trunks = sorted({head_config(n).trunk if is_head(n) else n for n in names})
-    heads = {n: load_head(n)[0] for n in names if is_head(n)}
-    cached = dict(np.load(args.cache, allow_pickle=False)) if args.cache and args.cache.is_file() else {}
-    loaded = {}
+TrunkVectors = Callable[[str, Callable[[], np.ndarray]], dict[str, np.ndarray]]
+"""(edit, the edit's frames when they must be encoded) -> each trunk's embeddings of them."""
 
-    def trunk_vectors(edit: str, frames: Callable[[], np.ndarray]) -> dict[str, np.ndarray]:
-        """Each trunk's embeddings of the frames of `edit` ("" for the references)."""
-        keys = {t: f"{args.runtime}/{t}/{edit}" for t in trunks}
-        if any(k not in cached for k in keys.values()):
-            batch = frames()
-            for t, k in keys.items():
-                if t not in loaded:
-                    loaded[t] = load_visual(t, args.runtime)
-                cached[k] = loaded[t].encode(batch)
-        return {t: cached[k] for t, k in keys.items()}
 
-    def embed(name: str, trunk_vectors: dict) -> np.ndarray:
-        if name not in heads:
-            return trunk_vectors[name]
+def similarities(images: list, titles: np.ndarray, heads: dict[str, torch.nn.Module | None],
+                 trunk_vectors: TrunkVectors, queries_of: int | None = None) -> dict[str, dict[str, np.ndarray]]:
+    """Per edit (and AS_FP), each encoder's query x reference cosine similarities over the
+    non-blank reference `images` of `titles`, the first `queries_of` of them (all by default)
+    made into queries. `heads`: encoder name -> its trained head, or None for a trunk's own
+    features."""
+    q_images, q_titles = images[:queries_of], titles[:queries_of]
+
+    def embed(name: str, vectors: dict) -> np.ndarray:
+        if heads[name] is None:
+            return vectors[name]
         with torch.inference_mode():
-            return heads[name](torch.from_numpy(trunk_vectors[head_config(name).trunk])).numpy()
+            return heads[name](torch.from_numpy(vectors[head_config(name).trunk])).numpy()
 
-    ref_trunk = trunk_vectors("", lambda: frames[keep])
-    refs = {n: embed(n, ref_trunk) for n in names}
-    print(f"{len(images)} reference frames of {len(title_names)} held-out titles; runtime {args.runtime}",
-          file=sys.stderr)
-    rows, pooled, counts = {}, {n: ([], []) for n in names}, {}
+    refs = {n: embed(n, trunk_vectors("", lambda: prepare(images)[0])) for n in heads}
+    sims: dict[str, dict[str, np.ndarray]] = {}
     for edit in [*visual_augment.EDITS, *MEASURED_ONLY, "chain"]:
-        q_trunk = trunk_vectors(edit, lambda: prepare(queries(images, titles, edit))[0])
-        rows[edit], counts[edit] = {}, {}
-        for n in names:
-            sims = embed(n, q_trunk) @ refs[n].T
-            ap_, r1, pos, neg = score_sims(sims, titles)
-            rows[edit][n], counts[edit][n] = (ap_, r1), TitleCounts.of(sims, titles)
-            pooled[n][0].append(pos)
-            pooled[n][1].append(neg)
-        print(f"{edit}: " + ", ".join(f"{n} AP {v[0]:.4f} R@1 {v[1]:.3f}" for n, v in rows[edit].items()),
+        q_trunk = trunk_vectors(edit, lambda: prepare(queries(q_images, q_titles, edit))[0])
+        sims[edit] = {n: embed(n, q_trunk) @ refs[n].T for n in heads}
+        print(f"{edit}: " + ", ".join(f"{n} AP {score_sims(m, titles)[0]:.4f}" for n, m in sims[edit].items()),
               file=sys.stderr)
 
     # a phone reframe as fp meets it (see the module docstring)
-    strips = queries(images, titles, "vertical")
+    strips = queries(q_images, q_titles, "vertical")
     strip_squares, strip_aspects = squares(strips)
     frame_squares, frame_aspects = squares(images)
     tall, wide = strip_aspects <= Config().query_portrait_aspect, frame_aspects >= REFRAME_MIN_ASPECT
     tiles = trunk_vectors("vertical tiles", lambda: tile_at_aspect(strip_squares, strip_aspects))
     centres = trunk_vectors("centre squares", lambda: centre_square(frame_squares, frame_aspects))
-    rows[AS_FP], counts[AS_FP] = {}, {}
-    for n in names:
+    sims[AS_FP] = {}
+    for n in heads:
         q, extra = embed(n, trunk_vectors("vertical", lambda: strip_squares)).copy(), embed(n, tiles)
         q[tall] = q[tall] + extra[tall]
         q /= np.linalg.norm(q, axis=1, keepdims=True)
-        sims = q @ refs[n].T
-        sims[:, wide] = np.maximum(sims[:, wide], (q @ embed(n, centres).T)[:, wide])
-        rows[AS_FP][n], counts[AS_FP][n] = score_sims(sims, titles)[:2], TitleCounts.of(sims, titles)
-    print(f"{AS_FP}: " + ", ".join(f"{n} AP {v[0]:.4f} R@1 {v[1]:.3f}" for n, v in rows[AS_FP].items()),
-          file=sys.stderr)
+        m = q @ refs[n].T
+        m[:, wide] = np.maximum(m[:, wide], (q @ embed(n, centres).T)[:, wide])
+        sims[AS_FP][n] = m
+    return sims
 
-    if args.cache:
-        np.savez(args.cache, **cached)
-    print(f"\n{len(images)} reference frames ({len(title_names)} titles never trained on), one query per "
-          f"frame and edit; runtime {args.runtime}; {time.monotonic() - start:.0f} s")
+
+def cached_trunks(trunks: list[str], runtime: str, cached: dict, prefix: str = "") -> TrunkVectors:
+    """`TrunkVectors` that encode each edit's frames once per trunk, kept in `cached` under
+    "`prefix`runtime/trunk/edit"."""
+    loaded = {}
+
+    def trunk_vectors(edit: str, frames: Callable[[], np.ndarray]) -> dict[str, np.ndarray]:
+        keys = {t: f"{prefix}{runtime}/{t}/{edit}" for t in trunks}
+        if any(k not in cached for k in keys.values()):
+            batch = frames()
+            for t, k in keys.items():
+                if t not in loaded:
+                    loaded[t] = load_visual(t, runtime)
+                cached[k] = loaded[t].encode(batch)
+        return {t: cached[k] for t, k in keys.items()}
+
+    return trunk_vectors
+
+
+def non_blank(images: list, titles: np.ndarray) -> tuple[list, np.ndarray]:
+    """The images fp would encode (it never encodes a blank frame) and their titles."""
+    keep = np.flatnonzero(prepare(images)[1])
+    return [images[i] for i in keep], titles[keep]
+
+
+def report(sims: dict[str, dict[str, np.ndarray]], titles: np.ndarray, title_count: int, what: str) -> None:
+    """The per-edit table, the similarity quantiles and, with two encoders, their paired
+    differences over resamples of the titles. Pairs scored -inf are no pair (left out)."""
+    names = list(next(iter(sims.values())))
+    rows = {edit: {n: score_sims(m, titles)[:2] for n, m in by.items()} for edit, by in sims.items()}
+    print(f"\n{what}")
     head = f"{'edit':>10} | " + " | ".join(f"{n[:20]:>20} AP    R@1" for n in names)
     print(head)
     print("-" * len(head))
@@ -245,12 +245,40 @@ def main(argv: list[str] | None = None) -> None:
     print("\nsimilarity quantiles over all edits: negatives (other titles) and positives (copies)")
     print(f"{'encoder':>20} | {'neg p50':>7} {'p99':>6} {'p99.9':>6} {'max':>6} | {'pos p10':>7} {'p50':>6}")
     for n in names:
-        pos, neg = np.concatenate(pooled[n][0]), np.concatenate(pooled[n][1])
+        scored = [score_sims(by[n], titles) for edit, by in sims.items() if edit != AS_FP]
+        pos, neg = np.concatenate([s[2] for s in scored]), np.concatenate([s[3] for s in scored])
+        neg = neg[np.isfinite(neg)]
         print(f"{n[:20]:>20} | {np.percentile(neg, 50):7.3f} {np.percentile(neg, 99):6.3f} "
               f"{np.percentile(neg, 99.9):6.3f} {neg.max():6.3f} | {np.percentile(pos, 10):7.3f} "
               f"{np.percentile(pos, 50):6.3f}")
     if len(names) == 2:
-        print_paired(counts, names, titles, len(title_names))
+        counts = {edit: {n: TitleCounts.of(m, titles) for n, m in by.items()} for edit, by in sims.items()}
+        print_paired(counts, names, titles, title_count)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--encoders", default="efficientnet_lite0,fp-visual-v1")
+    ap.add_argument("--runtime", default="auto",
+                    help="trunk runtime (torch, onnx, onnx-int8; default: fp's choice on this machine)")
+    ap.add_argument("--cache", type=Path, help="keep the trunks' embeddings of the frames in this .npz")
+    args = ap.parse_args(argv)
+    args.runtime = resolve_runtime(args.runtime)
+    names = args.encoders.split(",")
+    start = time.monotonic()
+    images, titles, title_names = references()
+    images, titles = non_blank(images, titles)
+    trunks = sorted({head_config(n).trunk if is_head(n) else n for n in names})
+    heads = {n: load_head(n)[0] if is_head(n) else None for n in names}
+    cached = dict(np.load(args.cache, allow_pickle=False)) if args.cache and args.cache.is_file() else {}
+    print(f"{len(images)} reference frames of {len(title_names)} held-out titles; runtime {args.runtime}",
+          file=sys.stderr)
+    sims = similarities(images, titles, heads, cached_trunks(trunks, args.runtime, cached))
+    if args.cache:
+        np.savez(args.cache, **cached)
+    report(sims, titles, len(title_names),
+           f"{len(images)} reference frames ({len(title_names)} titles never trained on), one query per "
+           f"frame and edit; runtime {args.runtime}; {time.monotonic() - start:.0f} s")
 
 
 def print_paired(counts: dict[str, dict[str, TitleCounts]], names: list[str], titles: np.ndarray,

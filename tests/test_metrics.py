@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from bench.frames import TitleCounts, score_sims
+from bench.frames_folds import pooled
 from bench.metrics import (Prediction, Segment, decision_prf, false_positive_queries, micro_ap, segment_ap,
                            start_errors)
 from bench.projection import average_precision
@@ -155,3 +156,26 @@ def test_title_resamples_of_the_frame_benchmark_recompute_its_figures():
     assert doubled[0][0] == pytest.approx((weight * precision).sum() / weight.sum())
     first_all = pos > np.where(titles[:, None] != titles[None, :], sims, -np.inf).max(axis=1)
     assert doubled[1][0] == pytest.approx((weight * first_all).sum() / weight.sum())
+
+
+def test_folds_pooled_rank_each_query_among_its_own_folds_pairs():
+    """bench.frames_folds.pooled: recall@1 is the folds' mean weighted by their queries; micro-AP
+    ranks every fold's positives and negatives together (a later fold's against its frames and
+    fold 0's), the pairs left out (-inf) never outranking a positive; the title resamples agree;
+    score_sims takes a fold's rectangular block (its queries against its frames and fold 0's)."""
+    rng = np.random.default_rng(1)
+    sizes = (6, 10)
+    titles = [np.arange(6) // 2, np.arange(10) // 2 + 3]
+    all_titles = np.concatenate(titles)
+    blocks = [rng.normal(0.0, 0.3, (6, 6)) + 0.4 * np.eye(6), rng.normal(0.0, 0.3, (10, 16))]
+    blocks[1][:, :10] += 0.4 * np.eye(10)
+    folds = [score_sims(blocks[0], titles[0]), score_sims(blocks[1], np.concatenate([titles[1], titles[0]]))]
+    both = pooled(blocks)
+    assert both.shape == (16, 16) and np.isneginf(both[:6, 6:]).all()
+    assert np.allclose(both[6:, :6], blocks[1][:, 10:])
+    ap, r1, pos, neg = score_sims(both, all_titles)
+    assert r1 == pytest.approx(sum(f[1] * n for f, n in zip(folds, sizes)) / sum(sizes))
+    finite = neg[np.isfinite(neg)]
+    assert len(finite) == sum(len(f[3]) for f in folds) == 6 * 4 + 10 * 14
+    assert ap == pytest.approx(average_precision(pos, finite))
+    assert np.allclose(TitleCounts.of(both, all_titles).scores(np.ones((1, 8))), [[ap], [r1]])

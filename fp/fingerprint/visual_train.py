@@ -162,10 +162,11 @@ def video_frames(path: Path, limit: int = MAX_FRAMES_PER_VIDEO) -> tuple[list[Im
     return frames, neighbours
 
 
-def training_frames(rng: random.Random, media: Path = MEDIA, photo_dirs: list[Path] = PHOTO_DIRS
-                    ) -> tuple[BaseFrames, dict]:
-    """The base frames to make views of, and a description of where they come from."""
-    videos = sorted(p for p in media.iterdir() if p.is_file() and p.name not in HELD_OUT)
+def training_frames(rng: random.Random, media: Path = MEDIA, photo_dirs: list[Path] = PHOTO_DIRS,
+                    held_out: list[str] = HELD_OUT) -> tuple[BaseFrames, dict]:
+    """The base frames to make views of (every video of `media` but `held_out`, and the
+    photographs), and a description of where they come from."""
+    videos = sorted(p for p in media.iterdir() if p.is_file() and p.name not in held_out)
     frames, neighbours, group, used = [], [], [], []
     for path in videos:
         try:
@@ -184,7 +185,7 @@ def training_frames(rng: random.Random, media: Path = MEDIA, photo_dirs: list[Pa
         neighbours.extend([[] for _ in crops])
         group.extend([len(used) + k] * len(crops))
     return BaseFrames(frames, neighbours, np.array(group)), {
-        "videos": used, "held_out": HELD_OUT, "photographs": [str(p) for p in photos],
+        "videos": used, "held_out": list(held_out), "photographs": [str(p) for p in photos],
         "crops_per_photograph": CROPS_PER_PHOTO, "frames_per_second": FRAMES_PER_SECOND,
         "max_frames_per_video": MAX_FRAMES_PER_VIDEO, "neighbour_seconds": 1 / (FRAMES_PER_SECOND * NEIGHBOUR_RATE),
         "neighbour_share": NEIGHBOUR_SHARE}
@@ -217,6 +218,30 @@ def encode_views(trunk, bases: BaseFrames, rng: random.Random, views: int = VIEW
         if (i + 1) % 200 == 0 or i + 1 == n:
             log(f"views: {i + 1}/{n} frames, {time.monotonic() - start:.0f} s")
     return out, ok
+
+
+def training_views(seed: int, trunk_name: str, runtime: str, held_out: list[str] = HELD_OUT, log=print
+                   ) -> tuple[BaseFrames, dict, np.ndarray, np.ndarray, bool]:
+    """The base frames (`training_frames`), their sources, their views' trunk embeddings and
+    usability (`encode_views`), and whether those came from the cache (CACHE: keyed by the
+    sources, the seed, the trunk, its runtime and the code that makes views)."""
+    from fp.fingerprint.runtime import load_visual
+
+    rng = random.Random(seed)
+    bases, sources = training_frames(rng, held_out=held_out)
+    code = [Path(module.__file__).read_text() for module in (visual_augment, sys.modules[__name__])]
+    key = hashlib.sha256(json.dumps([sources, VIEWS, seed, trunk_name, runtime, code]).encode()
+                         ).hexdigest()[:16]  # views made by other code are not reused
+    cache = CACHE / f"views-{key}.npz"
+    if cache.is_file():
+        data = np.load(cache, allow_pickle=False)
+        log(f"{len(bases.frames)} frames; views from {cache}")
+        return bases, sources, data["embeddings"], data["ok"], True
+    log(f"{len(bases.frames)} frames ({len(sources['videos'])} videos, {len(sources['photographs'])} photographs)")
+    embeddings, ok = encode_views(load_visual(trunk_name, runtime), bases, rng, log=log)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, embeddings=embeddings, ok=ok)
+    return bases, sources, embeddings, ok, False
 
 
 def koleo(z: torch.Tensor, same: torch.Tensor) -> torch.Tensor:
@@ -308,28 +333,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--dim", type=int, default=HeadConfig.dim, help="output dimensions")
     ap.add_argument("--runtime", default="onnx", help="trunk runtime for the cached views (default onnx: float32)")
     args = ap.parse_args(argv)
-    from fp.fingerprint.runtime import load_visual
-
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     cfg, head_cfg = TrainConfig(steps=args.steps), HeadConfig(dim=args.dim)
     start = time.monotonic()
-    rng = random.Random(cfg.seed)
-    bases, sources = training_frames(rng)
-    code = [Path(module.__file__).read_text() for module in (visual_augment, sys.modules[__name__])]
-    key = hashlib.sha256(json.dumps([sources, VIEWS, cfg.seed, head_cfg.trunk, args.runtime, code]).encode()
-                         ).hexdigest()[:16]  # views made by other code are not reused
-    cache = CACHE / f"views-{key}.npz"
-    cached = cache.is_file()
-    if cached:
-        data = np.load(cache, allow_pickle=False)
-        embeddings, ok = data["embeddings"], data["ok"]
-        log(f"{len(bases.frames)} frames; views from {cache}")
-    else:
-        log(f"{len(bases.frames)} frames ({len(sources['videos'])} videos, {len(sources['photographs'])} photographs)")
-        trunk = load_visual(head_cfg.trunk, args.runtime)
-        embeddings, ok = encode_views(trunk, bases, rng, log=log)
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(cache, embeddings=embeddings, ok=ok)
+    bases, sources, embeddings, ok, cached = training_views(cfg.seed, head_cfg.trunk, args.runtime, log=log)
     view_seconds = time.monotonic() - start
     model, losses = train(embeddings, ok, bases.group, cfg, head_cfg, log)
     centre_output(model, embeddings[ok])
