@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.frames import NATURAL, cached_trunks, non_blank, references, report, similarities
+from bench.frames import AS_FP, NATURAL, cached_trunks, non_blank, references, report, score_sims, similarities
 from fp.fingerprint.runtime import resolve_runtime
 from fp.fingerprint.trained import SHIPPED_VISUAL
 from fp.fingerprint.visual_head import CopyHead, head_config, load_head
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
     cfg = head_config(SHIPPED_VISUAL)
     cached = dict(np.load(args.cache, allow_pickle=False)) if args.cache and args.cache.is_file() else {}
     views = None
-    per_fold, all_titles, title_count = [], [], 0
+    per_fold, fold_refs, all_titles, title_count = [], [], [], 0
     for k, videos in enumerate(fold_videos(args.folds)):
         images, titles, names = references(videos)
         images, titles = non_blank(images, titles)
@@ -113,6 +113,7 @@ def main(argv: list[str] | None = None) -> None:
         prefix = "" if k == 0 else hashlib.sha1("\n".join(videos + HELD_OUT).encode()).hexdigest()[:12] + "/"
         per_fold.append(similarities(refs, ref_titles, {BASELINE: None, SHIPPED_VISUAL: head},
                                      cached_trunks([cfg.trunk], runtime, cached, prefix), queries_of=len(images)))
+        fold_refs.append(ref_titles)
         all_titles.append(titles)
         title_count += len(names)
     if args.cache:
@@ -124,6 +125,21 @@ def main(argv: list[str] | None = None) -> None:
            f"{len(titles)} reference frames of {title_count} titles in {len(per_fold)} folds (fold 0: the shipped "
            f"{SHIPPED_VISUAL}; folds 1-{args.folds}: its recipe without them, against their frames and "
            f"fold 0's); runtime {runtime}; {time.monotonic() - start:.0f} s")
+    print_folds(per_fold, fold_refs)
+
+
+def print_folds(per_fold: list[dict[str, dict[str, np.ndarray]]], fold_refs: list[np.ndarray]) -> None:
+    """Each fold on its own: both encoders' mean micro-AP and recall@1 over the edits, and the
+    edits where the head's micro-AP is behind the baseline's (the pooled table weighs fold 0,
+    the longest clips, most)."""
+    print(f"\nper fold, mean over the edits: {BASELINE} -> {SHIPPED_VISUAL} AP, R@1; edits where its AP is behind")
+    for k, (sims, titles) in enumerate(zip(per_fold, fold_refs)):
+        rows = {edit: {n: score_sims(m, titles)[:2] for n, m in by.items()} for edit, by in sims.items() if edit != AS_FP}
+        mean = {n: np.mean([by[n] for by in rows.values()], axis=0) for n in (BASELINE, SHIPPED_VISUAL)}
+        behind = [f"{edit} {by[SHIPPED_VISUAL][0]:.4f} < {by[BASELINE][0]:.4f}" for edit, by in rows.items()
+                  if by[SHIPPED_VISUAL][0] < by[BASELINE][0]]
+        print(f"fold {k}: AP {mean[BASELINE][0]:.4f} -> {mean[SHIPPED_VISUAL][0]:.4f}, R@1 {mean[BASELINE][1]:.3f} -> "
+              f"{mean[SHIPPED_VISUAL][1]:.3f}; behind on {len(behind)} of {len(rows)}: {', '.join(behind) or '-'}")
 
 
 if __name__ == "__main__":
