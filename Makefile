@@ -46,7 +46,7 @@ bench-false-matches: setup
 bench-frames: setup
 	$(PY) -m bench.frames
 
-# the same over every title, by cross-validation of fp-visual-v1's training recipe (about 15 minutes
+# the same over every title, by cross-validation of fp-visual-v1's training recipe (about 5 minutes
 # on 2 cores the first time)
 bench-frames-folds: setup
 	$(PY) -m bench.frames_folds

@@ -3,8 +3,8 @@ shipped fp-visual-v1 on the titles it never trained on, and its training recipe,
 each other share of the titles left out, on those (cross-validation), pooled.
 
     python -m bench.frames_folds [--folds 2] [--cache FILE]
-    (about 15 minutes on two CPU cores the first time: the views of every video are encoded
-    for training, then kept in fp.fingerprint.visual_train.CACHE; --cache keeps the trunk's
+    (about 5 minutes on two CPU cores the first time, 2 of them encoding the shipped head's
+    training views, which fp.fingerprint.visual_train.CACHE keeps; --cache keeps the trunk's
     embeddings of the benchmark's frames, and takes the same file as bench.frames)
 
 bench.frames measures on the 15 titles the shipped head never trained on: what one title does
