@@ -88,8 +88,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--runtime", default="auto", help="the benchmark frames' trunk runtime (as bench.frames)")
     ap.add_argument("--cache", type=Path, help="keep the trunk's embeddings of the frames in this .npz")
     args = ap.parse_args(argv)
-    if args.folds < 1:
-        ap.error("--folds must be at least 1")
+    if not 1 <= args.folds <= len(training_titles()):
+        ap.error(f"--folds must be from 1 to {len(training_titles())} (the titles the shipped head trained on)")
     runtime = resolve_runtime(args.runtime)
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     start = time.monotonic()
