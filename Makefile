@@ -42,7 +42,7 @@ bench-false-matches: setup
 	$(PY) -m bench.false_matches
 
 # frame-level copy detection per edit, the ImageNet features against fp-visual-v1, on clips it never
-# trained on (about 3 minutes on 2 cores)
+# trained on (about 1.5 minutes on 2 idle cores)
 bench-frames: setup
 	$(PY) -m bench.frames
 

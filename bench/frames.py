@@ -2,7 +2,7 @@
 fp-visual-v1 side by side in one run.
 
     python -m bench.frames [--encoders efficientnet_lite0,fp-visual-v1] [--runtime auto]
-    (make bench-frames; about 3 minutes on two CPU cores, seconds when the trunk's embeddings of
+    (make bench-frames; about 1.5 minutes on two idle CPU cores, seconds when the trunk's embeddings of
     the frames are cached: --cache FILE)
 
 References: the frames at 1 per second (first 60 of each) of the clips fp-visual-v1 never trained
