@@ -10,7 +10,7 @@ from fp.data import iter_frames, probe
 from fp.errors import FPError
 from fp.fingerprint.encoders import GPU_BATCH_QUANTUM, EfficientNetLiteEncoder, load_visual_encoder
 from fp.fingerprint.insets import Inset, crop_windows
-from fp.fingerprint.frames import DARK_LEVEL, blank_mask, border_box, border_boxes, centre_square, content_aspects, fill_frames, grey_levels, lit_lines, shrink, tile_at_aspect, trim_borders
+from fp.fingerprint.frames import CARD_LEVEL, DARK_LEVEL, PLAIN_LEVEL, blank_mask, border_box, border_boxes, centre_square, content_aspects, fill_frames, grey_levels, lit_lines, shrink, tile_at_aspect, trim_borders
 
 
 def frames_of(name, fps=1.0, size=224):
@@ -130,6 +130,29 @@ def test_bar_lines_and_grey_levels_are_the_plain_numpy_answers(shape):
     for grey in grey_levels(frames):
         for axis in (0, 1):
             assert np.array_equal(lit_lines(grey, axis), np.percentile(grey, 75, axis=axis) >= DARK_LEVEL)
+
+
+@pytest.mark.parametrize("shape", [(224, 224), (7, 10), (9, 5)])
+def test_blank_frames_are_the_plain_numpy_answers(shape):
+    """blank_mask's histogram arithmetic gives the verdicts of np.std, np.median and the share of
+    pixels near the median on the grey levels: odd and even pixel counts, backgrounds on either
+    side of CARD_LEVEL and of the bright one, noise around std and PLAIN_LEVEL's edges."""
+    rng = np.random.default_rng(shape[0] * shape[1])
+    n = 60
+    background = rng.choice([CARD_LEVEL - 1, CARD_LEVEL, CARD_LEVEL + 1, 255 - CARD_LEVEL, 250, 5], n)
+    spread = rng.choice([0, 2, 6, PLAIN_LEVEL, 30], n)
+    frames = np.clip(background[:, None, None, None] + rng.integers(-1, 2, (n, *shape, 3)) * spread[:, None, None, None],
+                     0, 255).astype(np.uint8)
+    text = rng.random((n, *shape)) < rng.uniform(0, 0.3, n)[:, None, None]
+    frames[text] = 255 - frames[text]  # lettering or a logo
+    grey = frames.mean(axis=-1).reshape(n, -1)
+    median = np.median(grey, axis=1)
+    for std, share in [(6.0, 0.85), (2.0, 0.5), (12.0, 0.95)]:
+        card = (median < CARD_LEVEL) | (median > 255 - CARD_LEVEL)
+        plain = (np.abs(grey - median[:, None]) < PLAIN_LEVEL).mean(axis=1) > share
+        expected = (grey.std(axis=1) < std) | (card & plain)
+        assert np.array_equal(blank_mask(frames, std, share), expected)
+    assert blank_mask(frames[:0], 6.0, 0.85).shape == (0,)
 
 
 @pytest.mark.parametrize("factor", [1, 2, 3, 16])
