@@ -204,7 +204,8 @@ def blank_mask(frames: np.ndarray, std_threshold: float, plain_share: float) -> 
     hist = np.bincount((sums + offsets).ravel(), minlength=n * GREY_SUMS).reshape(n, GREY_SUMS)
     levels = np.arange(GREY_SUMS, dtype=np.int64)
     total, squares = hist @ levels, hist @ (levels * levels)
-    # of the sums (9 x the grey's); int64 holds the products for frames up to 1,900 pixels square (frame_size: 1,024 at most)
+    # of the sums (9 x the grey's); int64 holds the products for frames up to 1,900 pixels
+    # square (frame_size is 1,024 at most)
     variance = (pixels * squares - total * total) / float(pixels * pixels)
     flat = np.sqrt(variance) / 3 < std_threshold
     below = np.cumsum(hist, axis=1)
