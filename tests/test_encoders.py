@@ -119,6 +119,31 @@ def test_a_window_s_bar_on_one_side_is_trimmed_a_dark_edge_is_not():
     assert crop_windows(np.stack([window, night]), [Inset((0, 0, 160, 120))] * 2, 64).shape == (2, 64, 64, 3)
 
 
+def _card(size: int, top: int, bottom: int, left: int, right: int) -> np.ndarray:
+    """A title card: lettering (three lit columns of every four) in [top, bottom) x [left,
+    right) of a black square frame."""
+    card = np.zeros((size, size, 3), np.uint8)
+    cols = np.arange(left, right)
+    card[top:bottom, cols[cols % 4 < 3]] = 230
+    return card
+
+
+@pytest.mark.parametrize("transposed", [False, True], ids=["pillarbox", "letterbox"])
+def test_bars_do_not_turn_a_card_s_lettering_dark(transposed):
+    """A row of lettering is lit across the whole card (84 of 224 pixels), but not across its
+    pillarboxed copy, where the lettering is narrower (50 of 224): inside the copy's columns it
+    is, so the card and its copy keep the same rows. Turned a quarter, letterboxing alike."""
+    card, copy = _card(224, 82, 142, 56, 168), _card(224, 82, 142, 78, 145)
+    copy[:, :45] = copy[:, -45:] = 0  # the pillarbox bars (black already)
+    if transposed:
+        card, copy = card.transpose(1, 0, 2), copy.transpose(1, 0, 2)
+    lines = lit_lines(grey_levels(copy), axis=0 if transposed else 1)
+    assert not lines.any()  # across the whole frame, every line of the copy is dark
+    box, copied = border_box(card), border_box(copy)
+    along = slice(2, 4) if transposed else slice(0, 2)
+    assert box[along] == copied[along] == (82, 142)
+
+
 @pytest.mark.parametrize("shape", [(224, 224), (7, 10), (9, 5)])
 def test_bar_lines_and_grey_levels_are_the_plain_numpy_answers(shape):
     """The counted bar test is np.percentile's, lines on the interpolation's edge included;

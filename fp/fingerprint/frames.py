@@ -87,18 +87,26 @@ def border_box(frame: np.ndarray, one_sided: bool = False) -> tuple[int, int, in
     inside near-black bars on one side alone (`WINDOW_BAR_SHARE`).
 
     A row or column is a bar when three quarters of its pixels are dark, so burned-in subtitles or
-    a logo inside a bar leave it a bar. The box depends on the frame alone, so a frame and its
-    copy are cropped alike wherever they sit in a file.
+    a logo inside a bar leave it a bar. Where there are bars, a line is judged again inside the
+    other axis's: a line lit there is no bar, so bars added on one axis do not turn lines of
+    the other dark (a row of a title card's lettering is lit whether the card is pillarboxed or
+    not, and the card and its copy are cropped alike). The box depends on the frame alone, so a
+    frame and its copy are cropped alike wherever they sit in a file.
     """
     grey = grey_levels(frame)
-
-    def span(axis: int) -> tuple[int, int]:
-        bars = (grey < DARK_LEVEL).mean(axis=axis) >= WINDOW_BAR_SHARE if one_sided else None
-        return _content_span(lit_lines(grey, axis=axis), bars)
-
-    top, bottom = span(1)
-    left, right = span(0)
-    return top, bottom, left, right
+    height, width = grey.shape
+    rows, cols = lit_lines(grey, axis=1), lit_lines(grey, axis=0)
+    row_bars, col_bars = ((grey < DARK_LEVEL).mean(axis=axis) >= WINDOW_BAR_SHARE for axis in (1, 0)) \
+        if one_sided else (None, None)
+    top, bottom = _content_span(rows, row_bars)
+    left, right = _content_span(cols, col_bars)
+    if (left, right) == (0, width) and (top, bottom) == (0, height):
+        return top, bottom, left, right
+    if (left, right) != (0, width):
+        rows = rows | lit_lines(grey[:, left:right], axis=1)
+    if (top, bottom) != (0, height):
+        cols = cols | lit_lines(grey[top:bottom], axis=0)
+    return (*_content_span(rows, row_bars), *_content_span(cols, col_bars))
 
 
 def trim_borders(frame: np.ndarray) -> np.ndarray:

@@ -5,13 +5,15 @@ the same video or photograph are never each other's negatives: a second apart th
 duplicates, and pushing them apart teaches the head to magnify motion, which a copy sampled off
 the catalogue's instants shows.
 
-    python -m fp.fingerprint.visual_train        # trains the shipped fp-visual-v1 again
+    python -m fp.fingerprint.visual_train        # trains fp-visual-v1 by the shipped recipe
 
-Again, not bit for bit: views encoded afresh differ from the shipped run's in the last float
-digits, which can flip the sign of a principal direction the skip starts from or turn two nearly
-tied ones (4 of 256 rows in session 23). The head so retrained ranks as the shipped one does: its
-similarities over bench/frames.py's queries lie within 0.017 of the shipped head's (0.003 on
-average).
+Not the shipped weights bit for bit. Their views were cropped before black bars were judged
+inside each other's (fp.fingerprint.frames.border_box, session 24), which crops 42 of 600 random
+views otherwise: a head retrained now scores bench/frames.py's queries within 0.082 of the
+shipped head (0.012 on average), its table's rows within 0.005 of AP. Even from the same views,
+views encoded afresh differ in the last float digits, which can flip the sign of a principal
+direction the skip starts from or turn two nearly tied ones (session 23: 4 of 256 rows;
+similarities within 0.017, 0.003 on average).
 
 The trunk (EfficientNet-Lite0, ImageNet weights) stays frozen; only the head
 (fp.fingerprint.visual_head) is trained, so every view is encoded by the trunk once and the head
@@ -49,7 +51,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from fp.data.probe import require_tool
-from fp.fingerprint import visual_augment
+from fp.fingerprint import frames as frame_prep, visual_augment
 from fp.fingerprint.trained import SHIPPED_VISUAL, weights_dir
 from fp.fingerprint.frames import blank_mask, fill_frames
 from fp.fingerprint.visual_head import CopyHead, HeadConfig, save_head
@@ -229,12 +231,12 @@ def training_views(seed: int, trunk_name: str, runtime: str, log=print
                    ) -> tuple[BaseFrames, dict, np.ndarray, np.ndarray, bool]:
     """The base frames (`training_frames`), their sources, their views' trunk embeddings and
     usability (`encode_views`), and whether those came from the cache (CACHE: keyed by the
-    sources, the seed, the trunk, its runtime and the code that makes views)."""
+    sources, the seed, the trunk, its runtime and the code that makes and prepares views)."""
     from fp.fingerprint.runtime import load_visual
 
     rng = random.Random(seed)
     bases, sources = training_frames(rng)
-    code = [Path(module.__file__).read_text() for module in (visual_augment, sys.modules[__name__])]
+    code = [Path(module.__file__).read_text() for module in (visual_augment, frame_prep, sys.modules[__name__])]
     key = hashlib.sha256(json.dumps([sources, VIEWS, seed, trunk_name, runtime, code]).encode()
                          ).hexdigest()[:16]  # views made by other code are not reused
     cache = CACHE / f"views-{key}.npz"
