@@ -100,8 +100,6 @@ def border_box(frame: np.ndarray, one_sided: bool = False) -> tuple[int, int, in
         if one_sided else (None, None)
     top, bottom = _content_span(rows, row_bars)
     left, right = _content_span(cols, col_bars)
-    if (left, right) == (0, width) and (top, bottom) == (0, height):
-        return top, bottom, left, right
     if (left, right) != (0, width):
         rows = rows | lit_lines(grey[:, left:right], axis=1)
     if (top, bottom) != (0, height):
