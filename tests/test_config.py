@@ -56,13 +56,16 @@ def test_every_number_has_bounds_that_hold_its_default():
 
 
 def test_an_index_recorded_before_a_fingerprint_setting_existed_reads_as_built():
-    """Indexes recorded before `reframe_track` have no centre-square tracks: they read as built
-    without them, and an update that would add them is refused."""
+    """Indexes recorded before `reframe_track` have no centre-square tracks, before
+    `bars_judged_inside` bars judged across the whole frame alone: they read as built so, queries
+    made for them are fingerprinted so, and an update fingerprinted otherwise is refused."""
     recorded = json.loads(Config().to_json())
-    del recorded["reframe_track"]
+    del recorded["reframe_track"], recorded["bars_judged_inside"]
     old = Config.from_json(json.dumps(recorded))
-    assert old.reframe_track is False and Config.from_json(Config().to_json()) == Config()
-    with pytest.raises(ConfigMismatchError, match="reframe_track=True"):
+    assert old.reframe_track is False and old.bars_judged_inside is False
+    assert Config.from_json(Config().to_json()) == Config()
+    assert old.for_matching([]).bars_judged_inside is False
+    with pytest.raises(ConfigMismatchError, match="bars_judged_inside=True.*reframe_track=True"):
         old.check_compatible(Config())
 
 

@@ -142,6 +142,10 @@ def test_bars_do_not_turn_a_card_s_lettering_dark(transposed):
     box, copied = border_box(card), border_box(copy)
     along = slice(2, 4) if transposed else slice(0, 2)
     assert box[along] == copied[along] == (82, 142)
+    # judged across the whole frame alone (indexes built before Config.bars_judged_inside), the
+    # copy keeps every line of that axis
+    assert border_box(copy, bars_judged_inside=False)[along] == (0, 224)
+    assert border_box(card, bars_judged_inside=False)[along] == (82, 142)
 
 
 @pytest.mark.parametrize("shape", [(224, 224), (7, 10), (9, 5)])

@@ -303,7 +303,7 @@ class Fingerprinter:
             whose first frames the window finder sees as context."""
             detailed, *detailed_later = phased
             frames, later = shrink(detailed, detail), [shrink(f, detail) for f in detailed_later]
-            bars = border_boxes(frames)
+            bars = border_boxes(frames, cfg.bars_judged_inside)
             filled = fill_frames(frames, bars)
             ok = ~blank_mask(filled, cfg.blank_std, cfg.plain_share)
             batch = {"picture": filled}
@@ -314,7 +314,7 @@ class Fingerprinter:
                      for frames_p in later]
             reuse = {f"picture {PHASE} {p}": ("picture", moved[p - 1]) for p in range(1, phases)}
             for p, frames_p in enumerate(later, 1):
-                batch[f"picture {PHASE} {p}"] = fill_frames(frames_p)
+                batch[f"picture {PHASE} {p}"] = fill_frames(frames_p, bars_judged_inside=cfg.bars_judged_inside)
                 ok_later.append(~blank_mask(batch[f"picture {PHASE} {p}"], cfg.blank_std, cfg.plain_share))
                 empty[f"picture {PHASE} {p}"] = ~ok_later[-1]
             aspects = content_aspects(bars, display_aspect)
@@ -341,14 +341,15 @@ class Fingerprinter:
                 boxes = finder.boxes(frames, None if ahead is None else shrink(ahead[0, :CONTEXT], detail))
                 shown = np.array([b is not None for b in boxes])
                 kept = [b for b in boxes if b]
-                windows = crop_windows(detailed[shown], kept, cfg.frame_size, detail, display_aspect)
+                windows = crop_windows(detailed[shown], kept, cfg.frame_size, detail, display_aspect,
+                                       cfg.bars_judged_inside)
                 content = ~blank_mask(windows, cfg.blank_std, cfg.plain_share)
                 shown[shown] = content
                 batch["window"] = windows[content]
                 for p, frames_p in enumerate(detailed_later, 1):  # the window stays put between two samples
                     batch[f"window {PHASE} {p}"] = crop_windows(
                         frames_p[shown], [b for b, c in zip(kept, content) if c], cfg.frame_size, detail,
-                        display_aspect)
+                        display_aspect, cfg.bars_judged_inside)
                     reuse[f"window {PHASE} {p}"] = ("window", moved[p - 1][shown])
             return PreparedBatch(batch, reuse, empty, ok, ok_later, shown, portrait, wide)
 

@@ -81,14 +81,16 @@ def _content_span(lit: np.ndarray, bars: np.ndarray | None = None) -> tuple[int,
     return lo, hi
 
 
-def border_box(frame: np.ndarray, one_sided: bool = False) -> tuple[int, int, int, int]:
+def border_box(frame: np.ndarray, one_sided: bool = False, bars_judged_inside: bool = True
+               ) -> tuple[int, int, int, int]:
     """The rows [top, bottom) and columns [left, right) of one frame inside its black bars
     (letterbox, pillarbox, window boxing); with `one_sided` (a picture-in-picture window), also
     inside near-black bars on one side alone (`WINDOW_BAR_SHARE`).
 
     A row or column is a bar when three quarters of its pixels are dark, so burned-in subtitles or
-    a logo inside a bar leave it a bar. Where there are bars, a line is judged again inside the
-    other axis's: a line lit there is no bar, so bars added on one axis do not turn lines of
+    a logo inside a bar leave it a bar. Where there are bars (and `bars_judged_inside`, fp's
+    `Config.bars_judged_inside`), a line is judged again inside the other axis's: a line lit there
+    is no bar, so bars added on one axis do not turn lines of
     the other dark (a row of a title card's lettering is lit whether the card is pillarboxed or
     not, and the card and its copy are cropped alike). The box depends on the frame alone, so a
     frame and its copy are cropped alike wherever they sit in a file.
@@ -100,9 +102,9 @@ def border_box(frame: np.ndarray, one_sided: bool = False) -> tuple[int, int, in
         if one_sided else (None, None)
     top, bottom = _content_span(rows, row_bars)
     left, right = _content_span(cols, col_bars)
-    if (left, right) != (0, width):
+    if bars_judged_inside and (left, right) != (0, width):
         rows = rows | lit_lines(grey[:, left:right], axis=1)
-    if (top, bottom) != (0, height):
+    if bars_judged_inside and (top, bottom) != (0, height):
         cols = cols | lit_lines(grey[top:bottom], axis=0)
     return (*_content_span(rows, row_bars), *_content_span(cols, col_bars))
 
@@ -113,9 +115,9 @@ def trim_borders(frame: np.ndarray) -> np.ndarray:
     return frame[top:bottom, left:right]
 
 
-def border_boxes(frames: np.ndarray) -> list[tuple[int, int, int, int]]:
+def border_boxes(frames: np.ndarray, bars_judged_inside: bool = True) -> list[tuple[int, int, int, int]]:
     """`border_box` of every frame."""
-    return [border_box(frame) for frame in frames]
+    return [border_box(frame, bars_judged_inside=bars_judged_inside) for frame in frames]
 
 
 def resized(frames: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -125,13 +127,14 @@ def resized(frames: np.ndarray, height: int, width: int) -> np.ndarray:
     return x.permute(0, 2, 3, 1).round().clamp(0, 255).byte().numpy()
 
 
-def fill_frames(frames: np.ndarray, boxes: list[tuple[int, int, int, int]] | None = None) -> np.ndarray:
+def fill_frames(frames: np.ndarray, boxes: list[tuple[int, int, int, int]] | None = None,
+                bars_judged_inside: bool = True) -> np.ndarray:
     """Trim every frame's bars (`boxes`: their `border_boxes`, found here when not given) and
     stretch what is left back to the batch's square size (the frames that share a box in one call)."""
     size = frames.shape[1]
     out = frames.copy()
     groups: dict[tuple[int, int, int, int], list[int]] = {}
-    for i, box in enumerate(border_boxes(frames) if boxes is None else boxes):
+    for i, box in enumerate(border_boxes(frames, bars_judged_inside) if boxes is None else boxes):
         groups.setdefault(tuple(box), []).append(i)
     for (top, bottom, left, right), rows in groups.items():
         if (bottom - top, right - left) == (size, size):

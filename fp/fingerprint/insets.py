@@ -357,7 +357,7 @@ class InsetFinder:
 
 
 def crop_windows(frames: np.ndarray, insets: list[Inset], size: int | None = None, scale: int = 1,
-                 aspect: float = 1.0) -> np.ndarray:
+                 aspect: float = 1.0, bars_judged_inside: bool = True) -> np.ndarray:
     """Each frame's window, inside its own black bars (`border_box`, one-sided: the box may hold a
     letterbox bar on one side only), stretched to `size` (default: the frames' own); the boxes
     are in pixels of frames `scale` times smaller than `frames` (found on those, cropped from these),
@@ -367,6 +367,6 @@ def crop_windows(frames: np.ndarray, insets: list[Inset], size: int | None = Non
     for i, (box, tilt) in enumerate(insets):
         x0, y0, x1, y1 = (v * scale for v in box)
         window = turn_back(frames[i:i + 1], tilt, aspect)[0, y0:y1, x0:x1]
-        top, bottom, left, right = border_box(window, one_sided=True)
+        top, bottom, left, right = border_box(window, one_sided=True, bars_judged_inside=bars_judged_inside)
         out[i] = resized(window[None, top:bottom, left:right], size, size)[0]
     return out
