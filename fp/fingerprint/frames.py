@@ -90,10 +90,10 @@ def border_box(frame: np.ndarray, one_sided: bool = False, bars_judged_inside: b
     A row or column is a bar when three quarters of its pixels are dark, so burned-in subtitles or
     a logo inside a bar leave it a bar. Where there are bars (and `bars_judged_inside`, fp's
     `Config.bars_judged_inside`), a line is judged again inside the other axis's: a line lit there
-    is no bar, so bars added on one axis do not turn lines of
-    the other dark (a row of a title card's lettering is lit whether the card is pillarboxed or
-    not, and the card and its copy are cropped alike). The box depends on the frame alone, so a
-    frame and its copy are cropped alike wherever they sit in a file.
+    is no bar, so bars added on one axis do not turn lines of the other dark (a row of a title
+    card's lettering is lit whether the card is pillarboxed or not, and the card and its copy are
+    cropped alike). The box depends on the frame alone, so a frame and its copy are cropped alike
+    wherever they sit in a file.
     """
     grey = grey_levels(frame)
     height, width = grey.shape
