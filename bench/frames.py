@@ -96,7 +96,7 @@ def squares(images: list) -> tuple[np.ndarray, np.ndarray]:
     """Images as fp's decoder hands them over (squashed square, bars trimmed) and the aspect of
     each one's picture inside its bars."""
     frames = np.stack([visual_augment.to_square(im, FRAME_SIZE) for im in images])
-    bars = border_boxes(frames)
+    bars = border_boxes(frames, Config().bars_judged_inside)
     return fill_frames(frames, bars), content_aspects(bars, np.array([im.width / im.height for im in images]))
 
 

@@ -204,7 +204,8 @@ def prepare(images: list[Image.Image]) -> tuple[np.ndarray, np.ndarray]:
     from fp.config import Config
 
     cfg = Config()
-    filled = fill_frames(np.stack([visual_augment.to_square(im, FRAME_SIZE) for im in images]))
+    filled = fill_frames(np.stack([visual_augment.to_square(im, FRAME_SIZE) for im in images]),
+                         bars_judged_inside=cfg.bars_judged_inside)
     return filled, ~blank_mask(filled, cfg.blank_std, cfg.plain_share)
 
 
